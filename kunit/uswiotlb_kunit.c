@@ -1,0 +1,942 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * KUnit suites for uswiotlb, run against the loaded module in a real kernel (bare metal QEMU
+ * or a Xen PV dom0).
+ *
+ * Device DMA is emulated the way hardware sees it: a bus address is turned back into a local
+ * page by dma_to_phys() and, in a Xen PV domain, by the machine-to-phys table (M2P). Nothing
+ * here reads uswiotlb's own tables to decide what a device would see.
+ */
+#include <kunit/test.h>
+#include <linux/dma-direct.h>
+#include <linux/dma-mapping.h>
+#include <linux/highmem.h>
+#include <linux/kthread.h>
+#include <linux/platform_device.h>
+#include <linux/random.h>
+#include <linux/scatterlist.h>
+#include <linux/slab.h>
+#include <xen/xen.h>
+#include <xen/page.h>
+
+#include "uswiotlb.h"
+
+MODULE_IMPORT_NS(EXPORTED_FOR_KUNIT_TESTING);
+
+/* ---- the emulated device ---- */
+
+static struct page *hw_bus_to_page(phys_addr_t bus)
+{
+	unsigned long pfn = PHYS_PFN(bus);
+
+#ifdef CONFIG_XEN_PV
+	if (xen_pv_domain())
+		pfn = mfn_to_pfn(pfn);
+#endif
+	return pfn_to_page(pfn);
+}
+
+/* What a device reading (@write false) or writing @len bytes at @dma would do. */
+static void hw_dma(struct device *dev, dma_addr_t dma, void *buf, size_t len, bool write)
+{
+	phys_addr_t bus = dma_to_phys(dev, dma);
+
+	while (len) {
+		size_t off = offset_in_page(bus);
+		size_t chunk = min_t(size_t, len, PAGE_SIZE - off);
+		char *p = kmap_local_page(hw_bus_to_page(bus));
+
+		if (write)
+			memcpy(p + off, buf, chunk);
+		else
+			memcpy(buf, p + off, chunk);
+		kunmap_local(p);
+		bus += chunk;
+		buf = (char *)buf + chunk;
+		len -= chunk;
+	}
+}
+
+/* Bus address the hardware would use for CPU physical address @phys. */
+static phys_addr_t hw_phys_to_bus(phys_addr_t phys)
+{
+#ifdef CONFIG_XEN_PV
+	if (xen_pv_domain())
+		return PFN_PHYS(pfn_to_mfn(PHYS_PFN(phys))) | offset_in_page(phys);
+#endif
+	return phys;
+}
+
+/* ---- per-test device ---- */
+
+struct usw_test {
+	struct platform_device *pdev;
+	struct device *dev;
+	bool attached;
+};
+
+static int usw_test_init(struct kunit *test)
+{
+	struct platform_device_info info = {
+		.name = "usw-kunit",
+		.id = PLATFORM_DEVID_AUTO,
+		.dma_mask = DMA_BIT_MASK(64),
+	};
+	struct usw_test *t = kunit_kzalloc(test, sizeof(*t), GFP_KERNEL);
+
+	KUNIT_ASSERT_NOT_NULL(test, t);
+	t->pdev = platform_device_register_full(&info);
+	KUNIT_ASSERT_FALSE(test, IS_ERR(t->pdev));
+	t->dev = &t->pdev->dev;
+	KUNIT_ASSERT_EQ(test, usw_attach(t->dev), 0);
+	t->attached = true;
+	KUNIT_ASSERT_EQ(test, dma_set_mask_and_coherent(t->dev, DMA_BIT_MASK(64)), 0);
+	KUNIT_ASSERT_PTR_EQ(test, get_dma_ops(t->dev), &usw_dma_ops);
+	usw_set_force(false);
+	test->priv = t;
+	return 0;
+}
+
+static void usw_test_exit(struct kunit *test)
+{
+	struct usw_test *t = test->priv;
+
+	usw_set_force(false);
+	if (!t)
+		return;
+	if (t->attached)
+		usw_detach(t->dev);
+	platform_device_unregister(t->pdev);
+}
+
+static struct device *tdev(struct kunit *test)
+{
+	return ((struct usw_test *)test->priv)->dev;
+}
+
+static void *tbuf(struct kunit *test, size_t size, u8 seed)
+{
+	u8 *p = kunit_kmalloc(test, size, GFP_KERNEL);
+	size_t i;
+
+	KUNIT_ASSERT_NOT_NULL(test, p);
+	for (i = 0; i < size; i++)
+		p[i] = (u8)(seed + i * 7);
+	return p;
+}
+
+static bool filled(const u8 *p, size_t size, u8 seed)
+{
+	size_t i;
+
+	for (i = 0; i < size; i++)
+		if (p[i] != (u8)(seed + i * 7))
+			return false;
+	return true;
+}
+
+static void fill(u8 *p, size_t size, u8 seed)
+{
+	size_t i;
+
+	for (i = 0; i < size; i++)
+		p[i] = (u8)(seed + i * 7);
+}
+
+static bool in_pool(struct device *dev, dma_addr_t dma)
+{
+	return !!usw_pool_find_seg(&usw_pool, dma_to_phys(dev, dma));
+}
+
+static long used(void)
+{
+	return atomic_long_read(&usw_pool.used);
+}
+
+/* Read what the device sees at @dma and compare with the pattern. */
+static bool hw_sees(struct kunit *test, dma_addr_t dma, size_t size, u8 seed)
+{
+	u8 *copy = kunit_kmalloc(test, size, GFP_KERNEL);
+	bool ok;
+
+	KUNIT_ASSERT_NOT_NULL(test, copy);
+	hw_dma(tdev(test), dma, copy, size, false);
+	ok = filled(copy, size, seed);
+	kunit_kfree(test, copy);
+	return ok;
+}
+
+static void hw_write(struct kunit *test, dma_addr_t dma, size_t size, u8 seed)
+{
+	u8 *src = tbuf(test, size, seed);
+
+	hw_dma(tdev(test), dma, src, size, true);
+	kunit_kfree(test, src);
+}
+
+/* ---- mapping ---- */
+
+static void usw_test_direct_when_capable(struct kunit *test)
+{
+	struct device *dev = tdev(test);
+	unsigned long direct = usw_stat(direct), bounced = usw_stat(bounced[USW_BOUNCE_FORCE]);
+	u8 *buf = tbuf(test, 256, 1);
+	dma_addr_t dma = dma_map_single(dev, buf, 256, DMA_BIDIRECTIONAL);
+
+	KUNIT_ASSERT_FALSE(test, dma_mapping_error(dev, dma));
+	KUNIT_EXPECT_FALSE(test, in_pool(dev, dma));
+	KUNIT_EXPECT_EQ(test, usw_stat(direct), direct + 1);
+	KUNIT_EXPECT_EQ(test, usw_stat(bounced[USW_BOUNCE_FORCE]), bounced);
+	KUNIT_EXPECT_EQ(test, dma_to_phys(dev, dma), hw_phys_to_bus(virt_to_phys(buf)));
+	/* A direct mapping: device writes land in the buffer at once. */
+	hw_write(test, dma, 256, 9);
+	KUNIT_EXPECT_TRUE(test, filled(buf, 256, 9));
+	dma_unmap_single(dev, dma, 256, DMA_BIDIRECTIONAL);
+	KUNIT_EXPECT_EQ(test, used(), 0);
+}
+
+/* A page whose bus address is beyond @mask; NULL if the first 4 MiB we get have none. */
+static struct page *page_above(struct kunit *test, u64 mask)
+{
+	const int tries = 1024;
+	struct page **pages = kunit_kcalloc(test, tries, sizeof(*pages), GFP_KERNEL);
+	struct page *found = NULL;
+	int i, n = 0;
+
+	KUNIT_ASSERT_NOT_NULL(test, pages);
+	for (i = 0; i < tries && !found; i++) {
+		struct page *p = alloc_page(GFP_KERNEL);
+
+		if (!p)
+			break;
+		if (hw_phys_to_bus(page_to_phys(p)) > mask)
+			found = p;
+		else
+			pages[n++] = p;
+	}
+	while (n--)
+		__free_page(pages[n]);
+	return found;
+}
+
+static void usw_test_bounce_narrow_mask(struct kunit *test)
+{
+	struct device *dev = tdev(test);
+	u64 mask = phys_to_dma(dev, usw_pool.bus_hi - 1);
+	unsigned long bounced = usw_stat(bounced[USW_BOUNCE_MASK]);
+	struct page *page = page_above(test, mask);
+	u8 *buf;
+	dma_addr_t dma;
+
+	KUNIT_ASSERT_NOT_NULL_MSG(test, page, "no RAM above the pool (%llx): give QEMU more", mask);
+	buf = page_address(page);
+	fill(buf, 1024, 3);
+	KUNIT_ASSERT_EQ(test, dma_set_mask(dev, mask), 0);
+	dma = dma_map_single(dev, buf + 24, 1000, DMA_BIDIRECTIONAL);
+	KUNIT_ASSERT_FALSE(test, dma_mapping_error(dev, dma));
+	KUNIT_EXPECT_EQ(test, usw_stat(bounced[USW_BOUNCE_MASK]), bounced + 1);
+	KUNIT_EXPECT_LE(test, dma + 999, mask);
+	KUNIT_EXPECT_TRUE(test, in_pool(dev, dma));
+	KUNIT_EXPECT_TRUE(test, hw_sees(test, dma, 1000, (u8)(3 + 24 * 7)));
+	hw_write(test, dma, 1000, 77);
+	/* The CPU's copy is untouched until the unmap copies the device's data back. */
+	KUNIT_EXPECT_TRUE(test, filled(buf, 1024, 3));
+	dma_unmap_single(dev, dma, 1000, DMA_BIDIRECTIONAL);
+	KUNIT_EXPECT_TRUE(test, filled(buf + 24, 1000, 77));
+	KUNIT_EXPECT_EQ(test, used(), 0);
+	__free_page(page);
+}
+
+static const enum dma_data_direction usw_dirs[] = {
+	DMA_TO_DEVICE, DMA_FROM_DEVICE, DMA_BIDIRECTIONAL,
+};
+
+static bool copies_back(enum dma_data_direction dir)
+{
+	return dir == DMA_FROM_DEVICE || dir == DMA_BIDIRECTIONAL;
+}
+
+/* Per direction: the device sees the caller's data, and unmap copies back only toward the CPU. */
+static void usw_test_bounce_copy_back(struct kunit *test)
+{
+	struct device *dev = tdev(test);
+	unsigned int i;
+
+	usw_set_force(true);
+	for (i = 0; i < ARRAY_SIZE(usw_dirs); i++) {
+		enum dma_data_direction dir = usw_dirs[i];
+		unsigned long bounced = usw_stat(bounced[USW_BOUNCE_FORCE]);
+		u8 *buf = tbuf(test, 3000, 10 + i);
+		dma_addr_t dma = dma_map_single(dev, buf, 3000, dir);
+
+		KUNIT_ASSERT_FALSE(test, dma_mapping_error(dev, dma));
+		KUNIT_EXPECT_TRUE(test, in_pool(dev, dma));
+		KUNIT_EXPECT_EQ(test, usw_stat(bounced[USW_BOUNCE_FORCE]), bounced + 1);
+		KUNIT_EXPECT_TRUE_MSG(test, hw_sees(test, dma, 3000, 10 + i), "dir %d", dir);
+		hw_write(test, dma, 3000, 100 + i);
+		KUNIT_EXPECT_TRUE(test, filled(buf, 3000, 10 + i));
+		dma_unmap_single(dev, dma, 3000, dir);
+		KUNIT_EXPECT_TRUE_MSG(test, filled(buf, 3000, copies_back(dir) ? 100 + i : 10 + i),
+				      "dir %d", dir);
+		KUNIT_EXPECT_EQ(test, used(), 0);
+	}
+}
+
+static void usw_test_sync_directions(struct kunit *test)
+{
+	struct device *dev = tdev(test);
+	unsigned int i;
+
+	usw_set_force(true);
+	for (i = 0; i < ARRAY_SIZE(usw_dirs); i++) {
+		enum dma_data_direction dir = usw_dirs[i];
+		u8 *buf = tbuf(test, 4096, 20), seen;
+		dma_addr_t dma = dma_map_single(dev, buf, 4096, dir);
+
+		KUNIT_ASSERT_FALSE(test, dma_mapping_error(dev, dma));
+		/* Device writes; sync_for_cpu copies it to the CPU only toward the CPU. */
+		hw_write(test, dma, 4096, 30);
+		dma_sync_single_for_cpu(dev, dma, 4096, dir);
+		KUNIT_EXPECT_TRUE_MSG(test, filled(buf, 4096, copies_back(dir) ? 30 : 20), "dir %d",
+				      dir);
+		/* CPU writes part; sync_for_device copies it to the device only toward it. */
+		fill(buf + 512, 1024, 40);
+		dma_sync_single_range_for_device(dev, dma, 512, 1024, dir);
+		seen = dir == DMA_FROM_DEVICE ? (u8)(30 + 512 * 7) : 40;
+		KUNIT_EXPECT_TRUE_MSG(test, hw_sees(test, dma + 512, 1024, seen), "dir %d", dir);
+		/* Outside the synced range the device's view is unchanged. */
+		KUNIT_EXPECT_TRUE(test, hw_sees(test, dma, 512, 30));
+		dma_unmap_single_attrs(dev, dma, 4096, dir, DMA_ATTR_SKIP_CPU_SYNC);
+	}
+	KUNIT_EXPECT_EQ(test, used(), 0);
+}
+
+static void usw_test_skip_cpu_sync(struct kunit *test)
+{
+	struct device *dev = tdev(test);
+	u8 *buf = tbuf(test, 2048, 50);
+	dma_addr_t dma;
+
+	usw_set_force(true);
+	dma = dma_map_single_attrs(dev, buf, 2048, DMA_BIDIRECTIONAL, DMA_ATTR_SKIP_CPU_SYNC);
+	KUNIT_ASSERT_FALSE(test, dma_mapping_error(dev, dma));
+	hw_write(test, dma, 2048, 60);
+	dma_unmap_single_attrs(dev, dma, 2048, DMA_BIDIRECTIONAL, DMA_ATTR_SKIP_CPU_SYNC);
+	KUNIT_EXPECT_TRUE(test, filled(buf, 2048, 50));
+	KUNIT_EXPECT_EQ(test, used(), 0);
+}
+
+/* The slots a FROM_DEVICE mapping gets were just used by someone else: none of it may show. */
+static void usw_test_from_device_no_stale_data(struct kunit *test)
+{
+	struct device *dev = tdev(test);
+	u8 *old = tbuf(test, 8192, 70), *buf = tbuf(test, 8192, 80);
+	int round;
+
+	usw_set_force(true);
+	for (round = 0; round < 8; round++) {
+		dma_addr_t a = dma_map_single(dev, old, 8192, DMA_FROM_DEVICE), b;
+
+		KUNIT_ASSERT_FALSE(test, dma_mapping_error(dev, a));
+		hw_write(test, a, 8192, 90);
+		dma_unmap_single(dev, a, 8192, DMA_FROM_DEVICE);
+		fill(buf, 8192, 80 + round);
+		b = dma_map_single(dev, buf, 8192, DMA_FROM_DEVICE);
+		KUNIT_ASSERT_FALSE(test, dma_mapping_error(dev, b));
+		KUNIT_EXPECT_TRUE(test, hw_sees(test, b, 8192, 80 + round));
+		dma_unmap_single(dev, b, 8192, DMA_FROM_DEVICE);
+		KUNIT_EXPECT_TRUE(test, filled(buf, 8192, 80 + round));
+	}
+	KUNIT_EXPECT_EQ(test, used(), 0);
+}
+
+static void usw_test_min_align_mask(struct kunit *test)
+{
+	static const unsigned int offsets[] = { 0, 0x45, 0x7ff, 0x800, 0x923, 0xfff };
+	struct device *dev = tdev(test);
+	u8 *buf = tbuf(test, 3 * PAGE_SIZE, 5);
+	unsigned int i;
+
+	dma_set_min_align_mask(dev, 4095);
+	KUNIT_ASSERT_EQ(test, dma_get_min_align_mask(dev), 4095U);
+	usw_set_force(true);
+	for (i = 0; i < ARRAY_SIZE(offsets); i++) {
+		size_t len = 5000;
+		u8 *p = PTR_ALIGN(buf, PAGE_SIZE) - PAGE_SIZE + offsets[i];
+		dma_addr_t dma;
+
+		if (p < buf)
+			p += PAGE_SIZE;
+		dma = dma_map_single(dev, p, len, DMA_TO_DEVICE);
+		KUNIT_ASSERT_FALSE(test, dma_mapping_error(dev, dma));
+		KUNIT_EXPECT_TRUE(test, in_pool(dev, dma));
+		KUNIT_EXPECT_EQ_MSG(test, dma & 4095, virt_to_phys(p) & 4095, "offset %x",
+				    offsets[i]);
+		KUNIT_EXPECT_TRUE(test, hw_sees(test, dma, len, (u8)(5 + (p - buf) * 7)));
+		dma_unmap_single(dev, dma, len, DMA_TO_DEVICE);
+	}
+	KUNIT_EXPECT_EQ(test, usw_dma_ops.max_mapping_size(dev), USW_SEG_SIZE - 4096);
+	KUNIT_EXPECT_EQ(test, used(), 0);
+}
+
+static void usw_test_page_alignment(struct kunit *test)
+{
+	struct device *dev = tdev(test);
+	u8 *small = tbuf(test, 64, 1), *big = tbuf(test, 3 * PAGE_SIZE, 2);
+	dma_addr_t s[5], b;
+	int i;
+
+	usw_set_force(true);
+	/* Move every area's cursor off page alignment first. */
+	for (i = 0; i < ARRAY_SIZE(s); i++) {
+		s[i] = dma_map_single(dev, small, 64, DMA_TO_DEVICE);
+		KUNIT_ASSERT_FALSE(test, dma_mapping_error(dev, s[i]));
+	}
+	b = dma_map_single(dev, big + 16, 2 * PAGE_SIZE, DMA_TO_DEVICE);
+	KUNIT_ASSERT_FALSE(test, dma_mapping_error(dev, b));
+	KUNIT_EXPECT_EQ(test, b & (PAGE_SIZE - 1), 0);
+	KUNIT_EXPECT_TRUE(test, hw_sees(test, b, 2 * PAGE_SIZE, (u8)(2 + 16 * 7)));
+	dma_unmap_single(dev, b, 2 * PAGE_SIZE, DMA_TO_DEVICE);
+	for (i = 0; i < ARRAY_SIZE(s); i++)
+		dma_unmap_single(dev, s[i], 64, DMA_TO_DEVICE);
+	KUNIT_EXPECT_EQ(test, used(), 0);
+}
+
+static void usw_test_segment_boundary(struct kunit *test)
+{
+	struct device *dev = tdev(test);
+	u8 *buf = tbuf(test, 16384, 3);
+	dma_addr_t dma[12];
+	int i;
+
+	dma_set_seg_boundary(dev, 0x3fff);
+	KUNIT_ASSERT_EQ(test, dma_get_seg_boundary(dev), 0x3fffUL);
+	usw_set_force(true);
+	for (i = 0; i < ARRAY_SIZE(dma); i++) {
+		size_t len = 6000 + i * 800;
+
+		dma[i] = dma_map_single(dev, buf, len, DMA_TO_DEVICE);
+		KUNIT_ASSERT_FALSE(test, dma_mapping_error(dev, dma[i]));
+		KUNIT_EXPECT_EQ_MSG(test, (dma[i] ^ (dma[i] + len - 1)) & ~0x3fffULL, 0,
+				    "%pad+%zu crosses a 16K boundary", &dma[i], len);
+	}
+	for (i = 0; i < ARRAY_SIZE(dma); i++)
+		dma_unmap_single(dev, dma[i], 6000 + i * 800, DMA_TO_DEVICE);
+	KUNIT_EXPECT_EQ(test, used(), 0);
+}
+
+static void usw_test_too_large(struct kunit *test)
+{
+	struct device *dev = tdev(test);
+	size_t max = usw_dma_ops.max_mapping_size(dev);
+	u8 *buf = tbuf(test, max + 1, 4);
+	unsigned long errors = usw_stat(errors);
+	dma_addr_t dma;
+
+	KUNIT_EXPECT_EQ(test, max, USW_SEG_SIZE);
+	usw_set_force(true);
+	dma = dma_map_single(dev, buf, max + 1, DMA_TO_DEVICE);
+	KUNIT_EXPECT_TRUE(test, dma_mapping_error(dev, dma));
+	KUNIT_EXPECT_EQ(test, usw_stat(errors), errors + 1);
+	KUNIT_EXPECT_EQ(test, used(), 0);
+
+	dma = dma_map_single(dev, buf, max, DMA_TO_DEVICE);
+	KUNIT_ASSERT_FALSE(test, dma_mapping_error(dev, dma));
+	KUNIT_EXPECT_TRUE(test, hw_sees(test, dma, max, 4));
+	dma_unmap_single(dev, dma, max, DMA_TO_DEVICE);
+	KUNIT_EXPECT_EQ(test, used(), 0);
+}
+
+static void usw_test_exhaustion_recovers(struct kunit *test)
+{
+	struct device *dev = tdev(test);
+	unsigned int n = usw_pool.nsegs, i;
+	dma_addr_t *dma = kunit_kcalloc(test, n, sizeof(*dma), GFP_KERNEL);
+	u8 *buf = tbuf(test, USW_SEG_SIZE, 6);
+	unsigned long errors = usw_stat(errors);
+	dma_addr_t extra;
+
+	KUNIT_ASSERT_NOT_NULL(test, dma);
+	usw_set_force(true);
+	for (i = 0; i < n; i++) {
+		dma[i] = dma_map_single(dev, buf, USW_SEG_SIZE, DMA_TO_DEVICE);
+		KUNIT_ASSERT_FALSE_MSG(test, dma_mapping_error(dev, dma[i]), "segment %u", i);
+	}
+	KUNIT_EXPECT_EQ(test, used(), (long)usw_pool.nslots);
+	extra = dma_map_single(dev, buf, 2048, DMA_TO_DEVICE);
+	KUNIT_EXPECT_TRUE(test, dma_mapping_error(dev, extra));
+	KUNIT_EXPECT_EQ(test, usw_stat(errors), errors + 1);
+	/* Nothing was damaged by the failure. */
+	KUNIT_EXPECT_TRUE(test, hw_sees(test, dma[n - 1], USW_SEG_SIZE, 6));
+
+	dma_unmap_single(dev, dma[0], USW_SEG_SIZE, DMA_TO_DEVICE);
+	extra = dma_map_single(dev, buf, 2048, DMA_TO_DEVICE);
+	KUNIT_ASSERT_FALSE(test, dma_mapping_error(dev, extra));
+	KUNIT_EXPECT_TRUE(test, hw_sees(test, extra, 2048, 6));
+	dma_unmap_single(dev, extra, 2048, DMA_TO_DEVICE);
+	for (i = 1; i < n; i++)
+		dma_unmap_single(dev, dma[i], USW_SEG_SIZE, DMA_TO_DEVICE);
+	KUNIT_EXPECT_EQ(test, used(), 0);
+	KUNIT_EXPECT_EQ(test, atomic_long_read(&usw_pool.hiwater), (long)usw_pool.nslots);
+}
+
+static void usw_test_map_sg_all_or_nothing(struct kunit *test)
+{
+	static const size_t lens[] = { 512, 4096, 3000, 100, 8192 };
+	struct device *dev = tdev(test);
+	struct scatterlist *sg;
+	struct sg_table sgt;
+	u8 *bufs[ARRAY_SIZE(lens) + 1];
+	unsigned int i;
+	int ret;
+
+	usw_set_force(true);
+	KUNIT_ASSERT_EQ(test, sg_alloc_table(&sgt, ARRAY_SIZE(lens) + 1, GFP_KERNEL), 0);
+	for_each_sgtable_sg(&sgt, sg, i) {
+		size_t len = i < ARRAY_SIZE(lens) ? lens[i] : USW_SEG_SIZE + 1;
+
+		bufs[i] = tbuf(test, len, i);
+		sg_set_buf(sg, bufs[i], len);
+	}
+	/* The last entry cannot be bounced: nothing may stay mapped. */
+	ret = dma_map_sgtable(dev, &sgt, DMA_BIDIRECTIONAL, 0);
+	KUNIT_EXPECT_LT(test, ret, 0);
+	KUNIT_EXPECT_EQ(test, used(), 0);
+
+	/* Without it, everything maps and round-trips. */
+	sgt.orig_nents = ARRAY_SIZE(lens);
+	sg_mark_end(&sgt.sgl[ARRAY_SIZE(lens) - 1]);
+	ret = dma_map_sgtable(dev, &sgt, DMA_BIDIRECTIONAL, 0);
+	KUNIT_ASSERT_EQ(test, ret, 0);
+	KUNIT_EXPECT_EQ(test, sgt.nents, (unsigned int)ARRAY_SIZE(lens));
+	for_each_sgtable_dma_sg(&sgt, sg, i) {
+		KUNIT_EXPECT_EQ(test, sg_dma_len(sg), (unsigned int)lens[i]);
+		KUNIT_EXPECT_TRUE(test, hw_sees(test, sg_dma_address(sg), lens[i], i));
+		hw_write(test, sg_dma_address(sg), lens[i], 200 + i);
+	}
+	dma_unmap_sgtable(dev, &sgt, DMA_BIDIRECTIONAL, 0);
+	for (i = 0; i < ARRAY_SIZE(lens); i++)
+		KUNIT_EXPECT_TRUE(test, filled(bufs[i], lens[i], 200 + i));
+	KUNIT_EXPECT_EQ(test, used(), 0);
+	sgt.orig_nents = ARRAY_SIZE(lens) + 1;
+	sg_free_table(&sgt);
+}
+
+/* The phys-to-bus array, the rbtree and the hardware's own translation agree on every slot. */
+static void usw_test_tables_agree(struct kunit *test)
+{
+	struct device *dev = tdev(test);
+	unsigned int i;
+	u64 seen, tag;
+
+	for (i = 0; i < usw_pool.nslots; i++) {
+		dma_addr_t bus = usw_slot_bus(&usw_pool, i);
+		struct usw_seg *seg = usw_pool_find_seg(&usw_pool, bus + USW_SLOT_SIZE - 1);
+
+		KUNIT_ASSERT_PTR_EQ(test, seg, &usw_pool.segs[i / USW_SEG_SLOTS]);
+		KUNIT_ASSERT_EQ(test, usw_slot_phys(&usw_pool, i),
+				virt_to_phys(usw_slot_vaddr(&usw_pool, i)));
+		tag = 0x5157000000000000ULL | i;
+		memcpy(usw_slot_vaddr(&usw_pool, i), &tag, sizeof(tag));
+		hw_dma(dev, phys_to_dma(dev, bus), &seen, sizeof(seen), false);
+		KUNIT_ASSERT_EQ_MSG(test, seen, tag, "slot %u at bus %pad", i, &bus);
+	}
+	KUNIT_EXPECT_NULL(test, usw_pool_find_seg(&usw_pool, usw_pool.bus_lo - 1));
+	KUNIT_EXPECT_NULL(test, usw_pool_find_seg(&usw_pool, usw_pool.bus_hi));
+}
+
+static void usw_test_unknown_unmap(struct kunit *test)
+{
+	struct device *dev = tdev(test);
+	u8 *buf = tbuf(test, 4096, 7);
+	unsigned long misuse = usw_stat(misuse);
+	unsigned int i, free_slot = UINT_MAX;
+	dma_addr_t dma, stray;
+
+	usw_set_force(true);
+	dma = dma_map_single(dev, buf, 4096, DMA_BIDIRECTIONAL);
+	KUNIT_ASSERT_FALSE(test, dma_mapping_error(dev, dma));
+	for (i = 0; i < usw_pool.nslots && free_slot == UINT_MAX; i++)
+		if (usw_pool.slots[i].free)
+			free_slot = i;
+	KUNIT_ASSERT_NE(test, free_slot, UINT_MAX);
+	stray = phys_to_dma(dev, usw_slot_bus(&usw_pool, free_slot));
+
+	/* Called through the ops: the DMA API debug layer would (rightly) WARN first. */
+	usw_dma_ops.unmap_page(dev, stray, 2048, DMA_BIDIRECTIONAL, 0);
+	KUNIT_EXPECT_EQ(test, usw_stat(misuse), misuse + 1);
+	usw_dma_ops.unmap_page(dev, dma + 16, 100, DMA_BIDIRECTIONAL, 0);
+	KUNIT_EXPECT_EQ(test, usw_stat(misuse), misuse + 2);
+	usw_dma_ops.sync_single_for_cpu(dev, dma + 4000, 200, DMA_FROM_DEVICE);
+	KUNIT_EXPECT_EQ(test, usw_stat(misuse), misuse + 3);
+	KUNIT_EXPECT_EQ(test, used(), 2);
+	KUNIT_EXPECT_TRUE(test, filled(buf, 4096, 7));
+
+	/* The live mapping is intact and still unmaps normally. */
+	KUNIT_EXPECT_TRUE(test, hw_sees(test, dma, 4096, 7));
+	hw_write(test, dma, 4096, 8);
+	dma_unmap_single(dev, dma, 4096, DMA_BIDIRECTIONAL);
+	KUNIT_EXPECT_TRUE(test, filled(buf, 4096, 8));
+	KUNIT_EXPECT_EQ(test, used(), 0);
+	/* A second unmap of the same address is refused too. */
+	usw_dma_ops.unmap_page(dev, dma, 4096, DMA_BIDIRECTIONAL, 0);
+	KUNIT_EXPECT_EQ(test, usw_stat(misuse), misuse + 4);
+	KUNIT_EXPECT_EQ(test, used(), 0);
+}
+
+static void usw_test_force_toggled(struct kunit *test)
+{
+	struct device *dev = tdev(test);
+	u8 *a = tbuf(test, 1500, 11), *b = tbuf(test, 1500, 12);
+	dma_addr_t da, db;
+
+	usw_set_force(true);
+	da = dma_map_single(dev, a, 1500, DMA_FROM_DEVICE);
+	KUNIT_ASSERT_FALSE(test, dma_mapping_error(dev, da));
+	KUNIT_EXPECT_TRUE(test, in_pool(dev, da));
+	usw_set_force(false);
+	db = dma_map_single(dev, b, 1500, DMA_FROM_DEVICE);
+	KUNIT_ASSERT_FALSE(test, dma_mapping_error(dev, db));
+	KUNIT_EXPECT_FALSE(test, in_pool(dev, db));
+
+	hw_write(test, da, 1500, 21);
+	hw_write(test, db, 1500, 22);
+	dma_unmap_single(dev, da, 1500, DMA_FROM_DEVICE);
+	KUNIT_EXPECT_TRUE(test, filled(a, 1500, 21));
+	usw_set_force(true);
+	dma_unmap_single(dev, db, 1500, DMA_FROM_DEVICE);
+	KUNIT_EXPECT_TRUE(test, filled(b, 1500, 22));
+	KUNIT_EXPECT_EQ(test, used(), 0);
+}
+
+struct usw_worker {
+	struct device *dev;
+	struct completion done;
+	unsigned int seed;
+	int errors;
+};
+
+static int usw_worker_fn(void *data)
+{
+	struct usw_worker *w = data;
+	u8 *buf = kmalloc(20000, GFP_KERNEL), *dev_data = kmalloc(20000, GFP_KERNEL);
+	u32 rnd = w->seed;
+	int iter;
+
+	if (!buf || !dev_data) {
+		w->errors = -ENOMEM;
+		goto out;
+	}
+	for (iter = 0; iter < 300; iter++) {
+		size_t len, i;
+		dma_addr_t dma;
+
+		rnd = rnd * 1103515245 + 12345;
+		len = 1 + (rnd >> 8) % 20000;
+		for (i = 0; i < len; i++)
+			buf[i] = (u8)(w->seed + iter + i);
+		dma = dma_map_single(w->dev, buf, len, DMA_BIDIRECTIONAL);
+		if (dma_mapping_error(w->dev, dma)) {
+			w->errors++;
+			continue;
+		}
+		hw_dma(w->dev, dma, dev_data, len, false);
+		for (i = 0; i < len; i++) {
+			if (dev_data[i] != (u8)(w->seed + iter + i)) {
+				w->errors++;
+				break;
+			}
+			dev_data[i] = ~dev_data[i];
+		}
+		hw_dma(w->dev, dma, dev_data, len, true);
+		dma_unmap_single(w->dev, dma, len, DMA_BIDIRECTIONAL);
+		if (memcmp(buf, dev_data, len))
+			w->errors++;
+		cond_resched();
+	}
+out:
+	kfree(buf);
+	kfree(dev_data);
+	complete(&w->done);
+	return 0;
+}
+
+static void usw_test_concurrent(struct kunit *test)
+{
+	struct usw_worker w[4];
+	unsigned int i;
+
+	usw_set_force(true);
+	for (i = 0; i < ARRAY_SIZE(w); i++) {
+		struct task_struct *task;
+
+		w[i] = (struct usw_worker){ .dev = tdev(test), .seed = 1000 * (i + 1) };
+		init_completion(&w[i].done);
+		task = kthread_run(usw_worker_fn, &w[i], "usw-kunit-%u", i);
+		KUNIT_ASSERT_FALSE(test, IS_ERR(task));
+	}
+	for (i = 0; i < ARRAY_SIZE(w); i++) {
+		wait_for_completion(&w[i].done);
+		KUNIT_EXPECT_EQ_MSG(test, w[i].errors, 0, "worker %u", i);
+	}
+	KUNIT_EXPECT_EQ(test, used(), 0);
+	for (i = 0; i < usw_pool.nslots; i++)
+		KUNIT_ASSERT_EQ(test, (unsigned int)usw_pool.slots[i].free,
+				USW_SEG_SLOTS - i % USW_SEG_SLOTS);
+}
+
+/* Xen PV: a buffer over non-consecutive machine frames bounces, a consecutive one does not. */
+static void usw_test_xen_straddle(struct kunit *test)
+{
+	struct device *dev = tdev(test);
+	struct page *split = NULL, *contig = NULL, *extra[64];
+	unsigned long bounced = usw_stat(bounced[USW_BOUNCE_STRADDLE]);
+	int i, n = 0;
+	dma_addr_t dma;
+
+	if (!xen_pv_domain())
+		kunit_skip(test, "not a Xen PV domain");
+	for (i = 0; i < ARRAY_SIZE(extra) && (!split || !contig); i++) {
+		struct page *p = alloc_pages(GFP_KERNEL, 1);
+		bool consecutive;
+
+		if (!p)
+			break;
+		consecutive = hw_phys_to_bus(page_to_phys(p + 1)) ==
+			      hw_phys_to_bus(page_to_phys(p)) + PAGE_SIZE;
+		if (!consecutive && !split)
+			split = p;
+		else if (consecutive && !contig)
+			contig = p;
+		else
+			extra[n++] = p;
+	}
+	while (n--)
+		__free_pages(extra[n], 1);
+	KUNIT_ASSERT_NOT_NULL(test, contig);
+	if (!split) {
+		__free_pages(contig, 1);
+		kunit_skip(test, "no order-1 page with split machine frames found");
+	}
+
+	fill(page_address(split), 2 * PAGE_SIZE, 33);
+	dma = dma_map_single(dev, page_address(split) + 100, PAGE_SIZE, DMA_TO_DEVICE);
+	KUNIT_ASSERT_FALSE(test, dma_mapping_error(dev, dma));
+	KUNIT_EXPECT_EQ(test, usw_stat(bounced[USW_BOUNCE_STRADDLE]), bounced + 1);
+	KUNIT_EXPECT_TRUE(test, hw_sees(test, dma, PAGE_SIZE, (u8)(33 + 100 * 7)));
+	dma_unmap_single(dev, dma, PAGE_SIZE, DMA_TO_DEVICE);
+
+	dma = dma_map_single(dev, page_address(contig) + 100, PAGE_SIZE, DMA_TO_DEVICE);
+	KUNIT_ASSERT_FALSE(test, dma_mapping_error(dev, dma));
+	KUNIT_EXPECT_FALSE(test, in_pool(dev, dma));
+	KUNIT_EXPECT_EQ(test, usw_stat(bounced[USW_BOUNCE_STRADDLE]), bounced + 1);
+	dma_unmap_single(dev, dma, PAGE_SIZE, DMA_TO_DEVICE);
+	__free_pages(split, 1);
+	__free_pages(contig, 1);
+	KUNIT_EXPECT_EQ(test, used(), 0);
+}
+
+static void usw_test_coherent_alloc(struct kunit *test)
+{
+	struct device *dev = tdev(test);
+	dma_addr_t dma;
+	u8 *cpu;
+
+	KUNIT_ASSERT_EQ(test, dma_set_coherent_mask(dev, DMA_BIT_MASK(32)), 0);
+	cpu = dma_alloc_coherent(dev, 3 * PAGE_SIZE, &dma, GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, cpu);
+	KUNIT_EXPECT_LE(test, dma + 3 * PAGE_SIZE - 1, DMA_BIT_MASK(32));
+	fill(cpu, 3 * PAGE_SIZE, 44);
+	/* Coherent memory is machine-contiguous: the device sees all of it at @dma. */
+	KUNIT_EXPECT_TRUE(test, hw_sees(test, dma, 3 * PAGE_SIZE, 44));
+	hw_write(test, dma, 3 * PAGE_SIZE, 45);
+	KUNIT_EXPECT_TRUE(test, filled(cpu, 3 * PAGE_SIZE, 45));
+	dma_free_coherent(dev, 3 * PAGE_SIZE, cpu, dma);
+}
+
+static struct kunit_case usw_map_cases[] = {
+	KUNIT_CASE(usw_test_direct_when_capable),
+	KUNIT_CASE(usw_test_bounce_narrow_mask),
+	KUNIT_CASE(usw_test_bounce_copy_back),
+	KUNIT_CASE(usw_test_sync_directions),
+	KUNIT_CASE(usw_test_skip_cpu_sync),
+	KUNIT_CASE(usw_test_from_device_no_stale_data),
+	KUNIT_CASE(usw_test_min_align_mask),
+	KUNIT_CASE(usw_test_page_alignment),
+	KUNIT_CASE(usw_test_segment_boundary),
+	KUNIT_CASE(usw_test_too_large),
+	KUNIT_CASE(usw_test_exhaustion_recovers),
+	KUNIT_CASE(usw_test_map_sg_all_or_nothing),
+	KUNIT_CASE(usw_test_tables_agree),
+	KUNIT_CASE(usw_test_unknown_unmap),
+	KUNIT_CASE(usw_test_force_toggled),
+	KUNIT_CASE(usw_test_concurrent),
+	KUNIT_CASE(usw_test_xen_straddle),
+	KUNIT_CASE(usw_test_coherent_alloc),
+	{}
+};
+
+static struct kunit_suite usw_map_suite = {
+	.name = "uswiotlb_map",
+	.init = usw_test_init,
+	.exit = usw_test_exit,
+	.test_cases = usw_map_cases,
+};
+
+/* ---- attaching and parameters ---- */
+
+static void usw_test_attach_refusals(struct kunit *test)
+{
+	struct usw_test *t = test->priv;
+
+	KUNIT_EXPECT_EQ(test, usw_attach(t->dev), -EEXIST);
+	KUNIT_EXPECT_EQ(test, usw_attach(usw_dev), -EINVAL);
+	KUNIT_EXPECT_EQ(test, usw_attach_by_name("usw-kunit-no-such-device"), -ENODEV);
+	KUNIT_EXPECT_EQ(test, usw_detach_by_name("usw-kunit-no-such-device"), -ENODEV);
+
+	KUNIT_ASSERT_EQ(test, usw_detach(t->dev), 0);
+	t->attached = false;
+	KUNIT_EXPECT_NULL(test, t->dev->dma_ops);
+	KUNIT_EXPECT_EQ(test, usw_detach(t->dev), -ENODEV);
+
+	KUNIT_ASSERT_EQ(test, usw_attach_by_name(dev_name(t->dev)), 0);
+	t->attached = true;
+	KUNIT_EXPECT_PTR_EQ(test, get_dma_ops(t->dev), &usw_dma_ops);
+}
+
+static int usw_test_probe(struct platform_device *pdev)
+{
+	return 0;
+}
+
+static struct platform_driver usw_test_driver = {
+	.probe = usw_test_probe,
+	.driver = { .name = "usw-kunit-drv" },
+};
+
+static void usw_test_bound_driver(struct kunit *test)
+{
+	struct platform_device_info info = {
+		.name = "usw-kunit-drv",
+		.id = PLATFORM_DEVID_NONE,
+		.dma_mask = DMA_BIT_MASK(64),
+	};
+	struct platform_device *pdev;
+	unsigned int refs = usw_module_refs();
+
+	KUNIT_ASSERT_EQ(test, platform_driver_register(&usw_test_driver), 0);
+	pdev = platform_device_register_full(&info);
+	KUNIT_ASSERT_FALSE(test, IS_ERR(pdev));
+	KUNIT_ASSERT_NOT_NULL(test, pdev->dev.driver);
+
+	/* A bound driver holds mappings made through its current ops. */
+	KUNIT_EXPECT_EQ(test, usw_attach(&pdev->dev), -EBUSY);
+	KUNIT_EXPECT_NULL(test, pdev->dev.dma_ops);
+	platform_driver_unregister(&usw_test_driver);
+
+	KUNIT_EXPECT_EQ(test, usw_attach(&pdev->dev), 0);
+	KUNIT_ASSERT_EQ(test, platform_driver_register(&usw_test_driver), 0);
+	KUNIT_EXPECT_NOT_NULL(test, pdev->dev.driver);
+	KUNIT_EXPECT_EQ(test, usw_module_refs(), refs + 1);
+	KUNIT_EXPECT_EQ(test, usw_detach(&pdev->dev), -EBUSY);
+	KUNIT_EXPECT_PTR_EQ(test, get_dma_ops(&pdev->dev), &usw_dma_ops);
+
+	platform_driver_unregister(&usw_test_driver);
+	KUNIT_EXPECT_EQ(test, usw_module_refs(), refs);
+	KUNIT_EXPECT_EQ(test, usw_detach(&pdev->dev), 0);
+	KUNIT_EXPECT_NULL(test, pdev->dev.dma_ops);
+	platform_device_unregister(pdev);
+}
+
+static void usw_test_syncs_reach_us(struct kunit *test)
+{
+	struct usw_test *t = test->priv;
+	u8 *buf = tbuf(test, 1024, 1);
+	dma_addr_t dma;
+
+	KUNIT_ASSERT_EQ(test, usw_detach(t->dev), 0);
+	t->attached = false;
+#if defined(USW_HAVE_DMA_SKIP_SYNC) && defined(CONFIG_DMA_NEED_SYNC)
+	/* What a driver probed on a coherent direct-mapped device leaves behind. */
+	t->dev->dma_skip_sync = true;
+#endif
+	KUNIT_ASSERT_EQ(test, usw_attach(t->dev), 0);
+	t->attached = true;
+#if defined(USW_HAVE_DMA_SKIP_SYNC) && defined(CONFIG_DMA_NEED_SYNC)
+	KUNIT_EXPECT_FALSE(test, t->dev->dma_skip_sync);
+#endif
+	usw_set_force(true);
+	dma = dma_map_single(t->dev, buf, 1024, DMA_FROM_DEVICE);
+	KUNIT_ASSERT_FALSE(test, dma_mapping_error(t->dev, dma));
+	hw_write(test, dma, 1024, 2);
+	dma_sync_single_for_cpu(t->dev, dma, 1024, DMA_FROM_DEVICE);
+	KUNIT_EXPECT_TRUE(test, filled(buf, 1024, 2));
+	dma_unmap_single(t->dev, dma, 1024, DMA_FROM_DEVICE);
+}
+
+static void usw_test_attach_all_new_devices(struct kunit *test)
+{
+	struct platform_device *a, *b;
+
+	usw_set_attach_all(true);
+	a = platform_device_register_simple("usw-kunit-hotplug", 1, NULL, 0);
+	usw_set_attach_all(false);
+	b = platform_device_register_simple("usw-kunit-hotplug", 2, NULL, 0);
+	KUNIT_ASSERT_FALSE(test, IS_ERR(a));
+	KUNIT_ASSERT_FALSE(test, IS_ERR(b));
+	KUNIT_EXPECT_PTR_EQ(test, get_dma_ops(&a->dev), &usw_dma_ops);
+	KUNIT_EXPECT_NULL(test, b->dev.dma_ops);
+	platform_device_unregister(b);
+	/* Removing an attached device forgets it. */
+	platform_device_unregister(a);
+	KUNIT_EXPECT_EQ(test, usw_detach_by_name("usw-kunit-hotplug.1"), -ENODEV);
+}
+
+static void usw_test_pool_size_values(struct kunit *test)
+{
+	static const char *const bad[] = {
+		"0", "1T", "100K", "abc", "", "64Mjunk", "1025M", "-64M", "255K",
+	};
+	static const struct {
+		const char *val;
+		unsigned long bytes;
+	} good[] = {
+		{ "64M", 64UL << 20 }, { "512K", 512UL << 10 }, { "256K", 256UL << 10 },
+		{ "1G", 1UL << 30 }, { "4M\n", 4UL << 20 },
+	};
+	unsigned long bytes;
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(bad); i++) {
+		bytes = 12345;
+		KUNIT_EXPECT_EQ_MSG(test, usw_parse_pool_size(bad[i], &bytes), -EINVAL, "'%s'",
+				    bad[i]);
+		KUNIT_EXPECT_EQ(test, bytes, 12345UL);
+	}
+	for (i = 0; i < ARRAY_SIZE(good); i++) {
+		KUNIT_EXPECT_EQ_MSG(test, usw_parse_pool_size(good[i].val, &bytes), 0, "'%s'",
+				    good[i].val);
+		KUNIT_EXPECT_EQ(test, bytes, good[i].bytes);
+	}
+}
+
+static struct kunit_case usw_ctl_cases[] = {
+	KUNIT_CASE(usw_test_attach_refusals),
+	KUNIT_CASE(usw_test_bound_driver),
+	KUNIT_CASE(usw_test_syncs_reach_us),
+	KUNIT_CASE(usw_test_attach_all_new_devices),
+	KUNIT_CASE(usw_test_pool_size_values),
+	{}
+};
+
+static struct kunit_suite usw_ctl_suite = {
+	.name = "uswiotlb_control",
+	.init = usw_test_init,
+	.exit = usw_test_exit,
+	.test_cases = usw_ctl_cases,
+};
+
+kunit_test_suites(&usw_map_suite, &usw_ctl_suite);
+
+MODULE_LICENSE("GPL");
+MODULE_DESCRIPTION("KUnit tests for uswiotlb");

@@ -1,0 +1,76 @@
+#!/bin/bash
+# `make check`: install what is needed, build the module for every supported kernel without
+# warnings, lint it, run the host tests and the KUnit suites in plain QEMU and in a Xen PV dom0.
+# Ends with one "N passed, N failed" line over all test cases; exits non-zero on any failure.
+set -euo pipefail
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+cache=${USWIOTLB_CACHE:-$HOME/.cache/uswiotlb}
+stock=(6.12.117+deb12-amd64 6.1.0-56-amd64)
+kunit_pool=8M
+passed=0 failed=0 skipped=0
+
+step() { printf '\n==== %s\n' "$*"; }
+count() {	# add up the "N passed, N failed[, N skipped]" line in file $1
+	local line
+	line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$1" | tail -n 1)
+	[ -n "$line" ] || { failed=$((failed + 1)); return; }
+	passed=$((passed + $(echo "$line" | sed -E 's/^([0-9]+) passed.*/\1/')))
+	failed=$((failed + $(echo "$line" | sed -E 's/^[0-9]+ passed, ([0-9]+) failed.*/\1/')))
+	if [[ $line =~ ([0-9]+)\ skipped ]]; then
+		skipped=$((skipped + BASH_REMATCH[1]))
+	fi
+}
+start=$(date +%s)
+
+step "dependencies"
+scripts/deps.sh
+
+step "test kernel (cached by content)"
+kdir=$(scripts/build-kernel.sh x86_64)
+echo "$kdir"
+
+step "module builds, W=1, no warnings"
+for k in "${stock[@]}"; do
+	scripts/build-module.sh "/usr/src/linux-headers-$k" "$cache/modbuild/$k"
+done
+scripts/build-module.sh "$kdir"
+
+step "checkpatch --strict"
+ksrc=$(scripts/kernel-source.sh)
+files=$(ls src/*.c src/*.h kunit/*.c | grep -v '\.mod\.c$')
+"$ksrc/scripts/checkpatch.pl" --strict --no-tree --quiet -f $files
+echo "checkpatch: clean"
+
+mkdir -p .results
+log=.results/check-host.log
+step "host tests (tools/)"
+set +e
+make -C tools check 2>&1 | tee "$log"
+rc=${PIPESTATUS[0]}
+set -e
+host_pass=$(grep -E '^\[  PASSED  \] [0-9]+ test' "$log" | sed -E 's/.* ([0-9]+) test.*/\1/' | paste -sd+ | bc)
+host_fail=$(grep -E '^\[  FAILED  \] [0-9]+ test' "$log" | sed -E 's/.* ([0-9]+) test.*/\1/' | paste -sd+ | bc)
+passed=$((passed + ${host_pass:-0}))
+failed=$((failed + ${host_fail:-0}))
+[ "$rc" -eq 0 ] || [ "${host_fail:-0}" -gt 0 ] || failed=$((failed + 1))
+
+for mode in qemu xen; do
+	step "KUnit in $mode"
+	log=.results/check-kunit-$mode.log
+	set +e
+	scripts/run-kunit.sh --mode "$mode" --mem 6G --kdir "$kdir" --name "kunit-$mode" --timeout 600 \
+		-- src/uswiotlb.ko pool_size=$kunit_pool -- kunit/uswiotlb_kunit.ko 2>&1 | tee "$log"
+	rc=${PIPESTATUS[0]}
+	set -e
+	before=$failed
+	count "$log"
+	# A crash, WARN or timeout fails the run even when every case it saw passed.
+	[ "$rc" -eq 0 ] || [ "$failed" -gt "$before" ] || failed=$((failed + 1))
+done
+
+step "summary"
+echo "make check took $(($(date +%s) - start)) s"
+echo "${passed} passed, ${failed} failed, ${skipped} skipped"
+[ "$failed" -eq 0 ]

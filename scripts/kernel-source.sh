@@ -1,0 +1,18 @@
+#!/bin/bash
+# Unpack Debian's linux-source-6.12 once into the cache and print its path.
+set -euo pipefail
+
+cache=${USWIOTLB_CACHE:-$HOME/.cache/uswiotlb}
+srcpkg=linux-source-6.12
+tarball=/usr/src/$srcpkg.tar.xz
+ver=$(dpkg-query -W -f='${Version}' "$srcpkg")
+dir=$cache/src/$srcpkg-$ver
+
+if [ ! -f "$dir/.uswiotlb-unpacked" ]; then
+	echo "kernel-source: unpacking $tarball" >&2
+	rm -rf "$dir"
+	mkdir -p "$dir"
+	tar -C "$dir" --strip-components=1 -xf "$tarball"
+	touch "$dir/.uswiotlb-unpacked"
+fi
+echo "$dir"

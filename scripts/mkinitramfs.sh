@@ -1,0 +1,82 @@
+#!/bin/bash
+# Build the test initramfs: static busybox, scripts/init/init as /init, and the given modules
+# with their insmod arguments, loaded by /init in command-line order.
+#
+#   scripts/mkinitramfs.sh -o OUT.cpio [-- MOD1.ko [ARGS...] [-- MOD2.ko [ARGS...]]...]
+#
+# The archive is written with the kernel's own usr/gen_init_cpio, so device nodes need no root,
+# and left uncompressed: it is small, and decompressing under TCG costs more than reading it.
+# The modules change every run, so only the gen_init_cpio binary is cached.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+cache=${USWIOTLB_CACHE:-$HOME/.cache/uswiotlb}
+busybox=${BUSYBOX:-/bin/busybox}
+
+usage() { sed -n '5p' "$0" | sed 's/^# *//' >&2; exit 2; }
+
+out=""
+while [ $# -gt 0 ]; do
+	case $1 in
+	-o) [ $# -ge 2 ] || usage; out=$2; shift 2 ;;
+	--) break ;;
+	*) usage ;;
+	esac
+done
+[ -n "$out" ] || usage
+
+# A dynamically linked busybox would fail as /init with a bare "No working init found".
+[ -f "$busybox" ] && ! readelf -lW "$busybox" 2>/dev/null | grep -q 'program interpreter' ||
+	{ echo "mkinitramfs: $busybox is not statically linked (install busybox-static)" >&2; exit 1; }
+
+src=$("$here/kernel-source.sh")
+gen_src=$src/usr/gen_init_cpio.c
+gen=$cache/tools/gen_init_cpio-$(sha256sum "$gen_src" | cut -c1-16)
+if [ ! -x "$gen" ]; then
+	mkdir -p "$(dirname "$gen")"
+	cc -O2 -o "$gen.tmp" "$gen_src"
+	mv "$gen.tmp" "$gen"
+fi
+
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+spec=$tmp/spec
+cat >"$spec" <<EOF
+dir /dev 0755 0 0
+nod /dev/console 0600 0 0 c 5 1
+nod /dev/null 0666 0 0 c 1 3
+dir /bin 0755 0 0
+dir /proc 0755 0 0
+dir /sys 0755 0 0
+dir /tmp 1777 0 0
+dir /modules 0755 0 0
+file /bin/busybox $busybox 0755 0 0
+slink /bin/sh busybox 0777 0 0
+file /init $here/init/init 0755 0 0
+EOF
+
+# Modules: "--" separates groups, the first word of a group is the .ko, the rest its arguments.
+n=0
+while [ $# -gt 0 ]; do
+	[ "$1" = -- ] || usage
+	shift
+	[ $# -gt 0 ] && [ "$1" != -- ] || { echo "mkinitramfs: empty module group" >&2; exit 2; }
+	ko=$1
+	shift
+	[ -f "$ko" ] || { echo "mkinitramfs: no such module: $ko" >&2; exit 1; }
+	n=$((n + 1))
+	# The module's real name (what rmmod wants) is in its modinfo, not necessarily its file name.
+	name=$(modinfo -F name "$ko" 2>/dev/null || true)
+	[ -n "$name" ] || { name=$(basename "$ko" .ko); name=${name//-/_}; }
+	base=$(printf '%02d-%s' "$n" "$name")
+	: >"$tmp/$base.args"
+	while [ $# -gt 0 ] && [ "$1" != -- ]; do
+		printf '%s\n' "$1" >>"$tmp/$base.args"
+		shift
+	done
+	echo "file /modules/$base.ko $(realpath "$ko") 0644 0 0" >>"$spec"
+	echo "file /modules/$base.args $tmp/$base.args 0644 0 0" >>"$spec"
+done
+
+"$gen" "$spec" >"$out.tmp"
+mv "$out.tmp" "$out"

@@ -1,0 +1,337 @@
+#!/bin/bash
+# Boot the test kernel under QEMU (TCG), alone or as a Xen PV dom0, load KUnit test modules and
+# report their results.
+#
+#   scripts/run-kunit.sh --mode qemu|xen --kdir KDIR [OPTIONS] -- MOD1.ko [ARGS...] [-- MOD2.ko ...]
+#
+#   --timeout S        bound on the whole boot (default 300)
+#   --name LABEL       log directory name (default: the mode)
+#   --results DIR      where LABEL/ goes (default $PWD/.results)
+#   --filter GLOB      kunit.filter_glob (SUITE[.TEST]); only matching suites are expected
+#   --append ARGS      extra kernel (dom0) command line
+#   --xen-append ARGS  extra Xen command line, e.g. dom0_mem=1536M,max:1536M (last one wins)
+#   --mem SIZE         QEMU memory (default 1G; dom0 gets 768M of it in xen mode)
+#   --no-rmmod         leave the modules loaded (default: rmmod in reverse order at the end)
+#   --channel console  results framed on the console instead of ttyS1 (fallback)
+#   -v, --verbose      stream the console to stderr
+#
+# The guest's /init (scripts/init/init) loads the modules in order (KUnit runs a module's suites
+# during insmod), sends each suite's /sys/kernel/debug/kunit/<suite>/results on a side channel
+# (the second serial port, ttyS1, in both modes) between "@@KTEST" markers, ends with
+# "@@KTEST end" and powers off. The host parses each suite with kunit.py and prints a final
+# "N passed, N failed[, N skipped]" line. Exit status: 0 all passed, 1 any failure (failed or
+# crashed case, missing suite, insmod/rmmod failure, oops/WARN/panic, timeout, not a Xen PV
+# dom0 in xen mode), 2 usage or setup error.
+#
+# Logs go to RESULTS/LABEL/ (default $PWD/.results/<mode>): console.log, channel.log (raw side
+# channel), suites/<suite>.ktap and .txt (kunit.py output), summary.txt.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+cache=${USWIOTLB_CACHE:-$HOME/.cache/uswiotlb}
+
+usage() { sed -n '/^#   scripts/,/^#   -v/s/^# \{0,3\}//p' "$0" >&2; exit 2; }
+die() { echo "run-kunit: $*" >&2; exit 2; }
+
+mode="" kdir="" tmo=300 name="" results=$PWD/.results filter="" append="" rmmod=1
+channel=serial verbose=0 xen_append="" mem=1G
+while [ $# -gt 0 ]; do
+	case $1 in
+	--mode) mode=${2-}; shift 2 ;;
+	--kdir) kdir=${2-}; shift 2 ;;
+	--timeout) tmo=${2-}; shift 2 ;;
+	--name) name=${2-}; shift 2 ;;
+	--results) results=${2-}; shift 2 ;;
+	--filter) filter=${2-}; shift 2 ;;
+	--append) append=${2-}; shift 2 ;;
+	--xen-append) xen_append=${2-}; shift 2 ;;
+	--mem) mem=${2-}; shift 2 ;;
+	--no-rmmod) rmmod=0; shift ;;
+	--channel) channel=${2-}; shift 2 ;;
+	-v | --verbose) verbose=1; shift ;;
+	--) break ;;
+	-h | --help) usage ;;
+	*) echo "run-kunit: unknown argument '$1'" >&2; usage ;;
+	esac
+done
+[ "$mode" = qemu ] || [ "$mode" = xen ] || usage
+[ -n "$kdir" ] || usage
+[ "$channel" = serial ] || [ "$channel" = console ] || usage
+[[ $tmo =~ ^[0-9]+$ ]] || die "--timeout wants whole seconds"
+[ $# -ge 2 ] || die "no modules given (-- MOD.ko [ARGS...])"
+bzimage=$kdir/arch/x86/boot/bzImage
+[ -f "$bzimage" ] || die "no kernel image at $bzimage"
+name=${name:-$mode}
+[[ $name =~ ^[A-Za-z0-9_+-][A-Za-z0-9._+-]*$ ]] || die "--name must be a plain file name"
+ksrc=$("$here/kernel-source.sh")
+kunit_py=$ksrc/tools/testing/kunit/kunit.py
+
+out=$results/$name
+rm -rf "$out"
+mkdir -p "$out/suites"
+out=$(cd "$out" && pwd)
+console=$out/console.log
+chan=$out/channel.log
+: >"$console"
+: >"$chan"
+
+# Suites each module registers, read from its .kunit_test_suites/.kunit_init_test_suites
+# relocations (struct kunit_suite starts with char name[256]). A suite that never reports is
+# then counted as failed instead of silently vanishing.
+suites_of() {
+	python3 - "$1" <<'EOF'
+import struct, sys
+d = open(sys.argv[1], 'rb').read()
+if d[:4] != b'\x7fELF' or d[4] != 2 or d[5] != 1:
+    sys.exit(0)  # only ELF64 little-endian is understood; no expectations then
+shoff, = struct.unpack_from('<Q', d, 0x28)
+shentsize, shnum, shstrndx = struct.unpack_from('<HHH', d, 0x3a)
+secs = [struct.unpack_from('<IIQQQQIIQQ', d, shoff + i * shentsize) for i in range(shnum)]
+cstr = lambda p: d[p:d.index(b'\0', p)].decode(errors='replace')
+names = [cstr(secs[shstrndx][4] + s[0]) for s in secs]
+for s in secs:
+    if s[1] != 4 or names[s[7]] not in ('.kunit_test_suites', '.kunit_init_test_suites'):
+        continue  # want SHT_RELA applying to a suite-pointer array
+    symtab = secs[s[6]]
+    for off in range(s[4], s[4] + s[5], 24):
+        _, info, addend = struct.unpack_from('<QQq', d, off)
+        _, _, _, shndx, value, _ = struct.unpack_from('<IBBHQQ', d, symtab[4] + (info >> 32) * 24)
+        print(cstr(secs[shndx][4] + value + addend))
+EOF
+}
+
+# Split the "-- MOD.ko ARGS..." groups once, to learn each module's suites.
+declare -a mod_names=() expected=()
+declare -A suite_mod=()
+set_args=("$@")
+while [ $# -gt 0 ]; do
+	[ "$1" = -- ] || usage
+	shift
+	[ $# -gt 0 ] && [ "$1" != -- ] || die "empty module group after --"
+	ko=$1
+	[ -f "$ko" ] || die "no such module: $ko"
+	m=$(modinfo -F name "$ko" 2>/dev/null || true)
+	[ -n "$m" ] || { m=$(basename "$ko" .ko); m=${m//-/_}; }
+	mod_names+=("$m")
+	while read -r s; do
+		[ -n "$s" ] || continue
+		# kunit.filter_glob is SUITE[.TEST]: only suites matching it are expected to run.
+		# shellcheck disable=SC2053
+		[ -z "$filter" ] || [[ $s == ${filter%%.*} ]] || continue
+		expected+=("$s")
+		suite_mod[$s]=$m
+	done < <(suites_of "$ko")
+	shift
+	while [ $# -gt 0 ] && [ "$1" != -- ]; do shift; done
+done
+set -- "${set_args[@]}"
+
+initrd=$out/initramfs.cpio
+"$here/mkinitramfs.sh" -o "$initrd" "$@"
+
+# Common kernel command line: every oops, WARN, soft lockup or hung task is a panic, and a panic
+# never reboots into a second run, so a crash always leaves the end marker missing.
+kargs="panic=-1 oops=panic panic_on_warn=1 softlockup_panic=1 hung_task_panic=1 printk.time=1"
+# 256 legacy BSD ptys cost seconds of device creation in a PV dom0 under TCG; nothing uses them.
+kargs+=" pty.legacy_count=0"
+kargs+=" kunit.enable=1 ktest.result=$([ "$channel" = serial ] && echo ttyS1 || echo console)"
+[ "$rmmod" = 1 ] || kargs+=" ktest.rmmod=0"
+[ -z "$filter" ] || kargs+=" kunit.filter_glob=$filter"
+[ -z "$append" ] || kargs+=" $append"
+
+qemu=(qemu-system-x86_64 -accel tcg -smp 2 -nodefaults -display none -monitor none -no-reboot
+	-serial "file:$console" -chardev "file,path=$chan,id=r" -serial chardev:r)
+if [ "$mode" = qemu ]; then
+	qemu+=(-m "$mem" -kernel "$bzimage" -initrd "$initrd" -append "console=ttyS0 $kargs")
+else
+	# QEMU's -kernel/-initrd take a gzipped Xen only as a plain ELF: unpack it once.
+	xen_gz=/boot/xen-4.17-amd64.gz
+	[ -f "$xen_gz" ] || die "$xen_gz missing (scripts/deps.sh installs xen-hypervisor-4.17-amd64)"
+	xen=$cache/xen/xen-4.17-amd64-$(sha256sum "$xen_gz" | cut -c1-16)
+	if [ ! -f "$xen" ]; then
+		mkdir -p "$(dirname "$xen")"
+		gunzip -c "$xen_gz" >"$xen.tmp"
+		mv "$xen.tmp" "$xen"
+	fi
+	# Xen keeps com1 (ttyS0) for itself and leaves com2 (ttyS1) to dom0, which drives it as an
+	# ordinary 8250. dom0's poweroff makes Xen enter ACPI S5 and QEMU exits; after a dom0 crash
+	# noreboot leaves Xen idling with the backtrace on screen and we stop QEMU ourselves.
+	# -cpu qemu64,+svm: with -cpu max dom0 dies on its first exception (qemu-xen.md).
+	xargs="console=com1 com1=115200,8n1 dom0_mem=768M,max:768M loglvl=all guest_loglvl=all"
+	xargs+=" noreboot console_timestamps=boot bootscrub=0${xen_append:+ $xen_append}"
+	dargs="console=hvc0 earlyprintk=xen $kargs"
+	# Multiboot module list: "," separates modules, ",," is a literal comma.
+	# shellcheck disable=SC2054 # the commas belong to QEMU options
+	qemu+=(-cpu qemu64,+svm -m "$mem" -kernel "$xen" -append "$xargs"
+		-initrd "$bzimage ${dargs//,/,,},$initrd")
+fi
+printf '%q ' "${qemu[@]}" >"$out/qemu-cmdline"
+echo >>"$out/qemu-cmdline"
+
+echo "run-kunit: $mode: ${mod_names[*]} (logs: $out)"
+clean() { tr -d '\r' <"$1" | grep -av '^(XEN)' || true; }
+chan_file=$chan
+[ "$channel" = serial ] || chan_file=$console
+t0=$(date +%s.%N)
+qpid="" tailpid=""
+# An interrupted run must not leave QEMU behind; only our own children are signalled.
+trap 'for p in $qpid $tailpid; do kill "$p" 2>/dev/null || true; done' EXIT
+trap 'exit 130' INT TERM
+timeout -k 5 "$tmo" "${qemu[@]}" </dev/null >"$out/qemu.out" 2>&1 &
+qpid=$!
+if [ "$verbose" = 1 ]; then
+	tail -n +1 -f "$console" >&2 &
+	tailpid=$!
+fi
+
+# Watch both logs: stop as soon as the verdict is in (end marker) or a crash is certain.
+xen_panic_re='^\(XEN\) .*(Panic on CPU|Hardware Dom0 crashed|Manual reset required)'
+crash_re="Kernel panic - not syncing|$xen_panic_re"
+halt_re='reboot: Power down|Hardware Dom0 (halted|shutdown)'
+state=running deadline=""
+while kill -0 "$qpid" 2>/dev/null; do
+	now=$(date +%s)
+	if [ "$state" = running ]; then
+		if grep -aq '^@@KTEST end' "$chan_file"; then
+			state=finished deadline=$((now + 10))
+		elif grep -aqE "$crash_re" "$console"; then
+			state=crashed deadline=$((now + 2)) # let the backtrace reach the log
+		fi
+	elif [ "$state" = finished ] && grep -aqE "$halt_re" "$console"; then
+		sleep 0.3 # QEMU exits by itself without Xen; with Xen it must be stopped
+		kill "$qpid" 2>/dev/null || true
+	elif [ "$now" -ge "$deadline" ]; then
+		kill "$qpid" 2>/dev/null || true
+	fi
+	sleep 0.2
+done
+qrc=0
+wait "$qpid" || qrc=$?
+qpid=""
+[ -z "$tailpid" ] || kill "$tailpid" 2>/dev/null || true
+tailpid=""
+wall=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
+[ "$state" = running ] && [ "$qrc" = 124 ] && state=timeout
+[ "$state" = running ] && grep -aq '^@@KTEST end' "$chan_file" && state=finished
+[ "$state" = running ] && grep -aqE "$crash_re" "$console" && state=crashed
+
+# --- Verdict -------------------------------------------------------------------------------
+fail=()
+stream=$out/stream.log
+# In console mode keep only the framed part; Xen's own lines are dropped in both modes.
+clean "$chan_file" | sed -n '/^@@KTEST begin/,/^@@KTEST end/p' >"$stream"
+
+case $state in
+timeout) fail+=("timeout after ${tmo}s (no end marker)") ;;
+crashed) fail+=("guest crashed (panic seen on the console)") ;;
+running) fail+=("QEMU exited (rc=$qrc) without the end marker") ;;
+esac
+
+grep -q '^@@KTEST begin' "$stream" ||
+	fail+=("init never reported (no begin marker on the side channel)")
+hv=$(sed -n 's/^@@KTEST hypervisor //p' "$stream")
+[ -z "$hv" ] || echo "run-kunit: hypervisor: $hv"
+if [ "$mode" = xen ] && [ "$hv" != "type=xen guest_type=PV" ]; then
+	fail+=("dom0 is not a Xen PV domain (${hv:-no report})")
+fi
+
+# Split the stream into one KTAP document per suite.
+awk -v dir="$out/suites" '
+	/^@@KTEST suite-begin / { f = dir "/" $3 ".ktap"; next }
+	/^@@KTEST suite-end / { close(f); f = ""; next }
+	f != "" { print > f }' "$stream"
+
+while read -r _ what m rest; do
+	case $what in
+	insmod-ok) echo "run-kunit: insmod $m: ok" ;;
+	insmod-fail) echo "run-kunit: insmod $m: FAIL $rest"; fail+=("insmod $m failed: $rest") ;;
+	rmmod-fail) echo "run-kunit: rmmod $m: FAIL $rest"; fail+=("rmmod $m failed: $rest") ;;
+	taint)
+		# Allowed: O (out-of-tree, 12), E (unsigned, 13), N (KUnit ran, 18).
+		if [ $((m & ~((1 << 12) | (1 << 13) | (1 << 18)))) -ne 0 ]; then
+			fail+=("kernel tainted ($m)")
+		fi ;;
+	esac
+done < <(grep '^@@KTEST ' "$stream")
+
+# For a suite that crashed mid-run nothing reached debugfs -> side channel, but KUnit also
+# printed its progress to the console: recover that, so the cases that passed before the crash
+# count and kunit.py reports the unfinished one as crashed.
+recover_from_console() { # SUITE FILE
+	clean "$console" | sed -E 's/^\[ *[0-9]+\.[0-9]+\] ?//' | awk -v s="$1" '
+		!on && $0 ~ "^ *# Subtest: " s "$" { on = 1; print "KTAP version 1"; print "1..1"
+			ind = $0; sub(/#.*/, "", ind); print ind "KTAP version 1" }
+		on { print }
+		on && $0 ~ "^(not )?ok [0-9]+ " s "$" { exit }' >"$2"
+	[ -s "$2" ]
+}
+
+passed=0 failed=0 skipped=0 found=0
+declare -A reported=()
+order=() # suites in the order they ran
+while read -r s; do
+	reported[$s]=1
+	order+=("$s")
+done < <(sed -n 's/^@@KTEST suite-begin //p' "$stream")
+for s in "${expected[@]}"; do
+	[ -n "${reported[$s]:-}" ] && continue
+	if recover_from_console "$s" "$out/suites/$s.ktap"; then
+		echo "run-kunit: suite $s: no debugfs result, using its console output"
+		reported[$s]=1
+		order+=("$s")
+	else
+		rm -f "$out/suites/$s.ktap"
+		echo "run-kunit: suite $s (module ${suite_mod[$s]}): MISSING, counted as 1 failed"
+		failed=$((failed + 1))
+		fail+=("suite $s missing")
+	fi
+done
+
+for s in "${order[@]}"; do
+	f=$out/suites/$s.ktap
+	found=$((found + 1))
+	krc=0
+	python3 "$kunit_py" parse "$f" >"${f%.ktap}.txt" 2>&1 || krc=$?
+	sed 's/^/  /' "${f%.ktap}.txt"
+	line=$(grep -o 'Ran [0-9]* tests:.*' "${f%.ktap}.txt" | tail -1 || true)
+	count() { echo "$line" | grep -o "$1: [0-9]*" | grep -o '[0-9]*$' || echo 0; }
+	p=$(count passed) fl=$(count failed) c=$(count crashed) sk=$(count skipped)
+	fl=$((fl + c))
+	# kunit.py failing with no failed case means e.g. no tests or unparsable KTAP.
+	[ "$krc" = 0 ] || [ "$fl" -gt 0 ] || fl=1
+	passed=$((passed + p)) failed=$((failed + fl)) skipped=$((skipped + sk))
+	if [ "$fl" -gt 0 ]; then
+		echo "run-kunit: suite $s: FAIL ($p passed, $fl failed, $sk skipped)"
+		fail+=("suite $s failed")
+	else
+		echo "run-kunit: suite $s: ok ($p passed, $sk skipped)"
+	fi
+done
+[ "$found" -gt 0 ] || fail+=("no suite results found")
+
+# Kernel trouble that did not (yet) panic; Xen's own lines are checked only for its panics.
+oops_re='Kernel panic|BUG:|WARNING:|Oops|Call Trace|general protection fault|UBSAN:|KASAN:'
+oops=$(clean "$console" | grep -aE "$oops_re" | head -3 || true)
+[ -z "$oops" ] || fail+=("kernel trouble on the console: $(echo "$oops" | head -1)")
+if [ "$mode" = xen ] && tr -d '\r' <"$console" | grep -aqE "$xen_panic_re"; then
+	fail+=("Xen reported a dom0 crash or panic")
+fi
+
+if [ ${#fail[@]} -gt 0 ] && [ "$failed" -eq 0 ]; then
+	failed=1 # a broken run never reads as "0 failed"
+fi
+{
+	echo "mode=$mode name=$name wall=${wall}s state=$state qemu_rc=$qrc hypervisor=${hv:-?}"
+	[ ${#fail[@]} -eq 0 ] || printf 'fail: %s\n' "${fail[@]}"
+} >"$out/summary.txt"
+
+if [ ${#fail[@]} -gt 0 ]; then
+	printf 'run-kunit: FAIL: %s\n' "${fail[@]}"
+	echo "run-kunit: console log: $console (last 60 lines follow)"
+	tr -d '\r' <"$console" | tail -n 60 | sed 's/^/  | /'
+fi
+echo "run-kunit: $mode run took ${wall}s"
+summary="$passed passed, $failed failed"
+[ "$skipped" -eq 0 ] || summary+=", $skipped skipped"
+echo "$summary"
+[ ${#fail[@]} -eq 0 ]

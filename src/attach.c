@@ -1,0 +1,422 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Attaching devices: swap a device's DMA ops for ours and back.
+ *
+ * Only devices without a bound driver are attached or detached: a driver holds mappings made
+ * through the ops it probed with. While an attached device has a driver bound, the module holds
+ * a reference on itself, so it cannot be unloaded under live mappings.
+ *
+ * Lock order: device_lock() before usw_attach_lock, as the driver core calls our bus notifier
+ * with the device lock held.
+ */
+#include <linux/iommu.h>
+#include <linux/kobject.h>
+#include <linux/list.h>
+#include <linux/mutex.h>
+#include <linux/pci.h>
+#include <linux/platform_device.h>
+#include <linux/slab.h>
+#include <linux/string.h>
+#include <linux/swiotlb.h>
+#include <linux/sysfs.h>
+
+#include "uswiotlb.h"
+
+/**
+ * struct usw_attached - a device using our ops
+ * @node: entry in usw_attached
+ * @dev: the device, referenced
+ * @orig_ops: its dma_ops before we came, restored on detach
+ * @forced: it bounces everything (swiotlb=force or restricted pool); counted in usw_force_key
+ * @bound: a driver is bound; we hold a module reference for it
+ */
+struct usw_attached {
+	struct list_head node;
+	struct device *dev;
+	const struct dma_map_ops *orig_ops;
+	bool forced;
+	bool bound;
+};
+
+static LIST_HEAD(usw_attached);
+static DEFINE_MUTEX(usw_attach_lock);
+static bool usw_attach_all;
+static struct kobject *usw_kobj;
+
+static USW_BUS_CONST struct bus_type *const usw_buses[] = {
+#ifdef CONFIG_PCI
+	&pci_bus_type,
+#endif
+	&platform_bus_type,
+};
+
+static struct usw_attached *usw_find(struct device *dev)
+{
+	struct usw_attached *a;
+
+	lockdep_assert_held(&usw_attach_lock);
+	list_for_each_entry(a, &usw_attached, node)
+		if (a->dev == dev)
+			return a;
+	return NULL;
+}
+
+static bool usw_in_iommu_domain(struct device *dev)
+{
+	struct iommu_domain *domain = iommu_get_domain_for_dev(dev);
+
+	return domain && (domain->type & __IOMMU_DOMAIN_DMA_API);
+}
+
+static void usw_release(struct usw_attached *a)
+{
+	lockdep_assert_held(&usw_attach_lock);
+	set_dma_ops(a->dev, a->orig_ops);
+	if (a->forced)
+		static_branch_dec(&usw_force_key);
+	list_del(&a->node);
+	dev_info(a->dev, "uswiotlb: detached\n");
+	put_device(a->dev);
+	kfree(a);
+}
+
+/**
+ * usw_attach() - make a device use the uswiotlb DMA ops
+ * @dev: a device with no driver bound
+ *
+ * Return: 0; -EEXIST if already attached; -EBUSY if a driver is bound; -EOPNOTSUPP if it is in
+ * an IOMMU DMA domain (the kernel would bypass our ops); -EINVAL for our own device; -ENOMEM.
+ */
+int usw_attach(struct device *dev)
+{
+	struct usw_attached *a;
+	int ret = 0;
+
+	if (dev == usw_dev)
+		return -EINVAL;
+	a = kzalloc(sizeof(*a), GFP_KERNEL);
+	if (!a)
+		return -ENOMEM;
+
+	device_lock(dev);
+	mutex_lock(&usw_attach_lock);
+	if (usw_find(dev))
+		ret = -EEXIST;
+	else if (dev->driver)
+		ret = -EBUSY;
+	else if (usw_in_iommu_domain(dev))
+		ret = -EOPNOTSUPP;
+	if (ret)
+		goto out;
+
+	a->dev = get_device(dev);
+	a->orig_ops = dev->dma_ops;
+	a->forced = is_swiotlb_force_bounce(dev);
+	if (a->forced)
+		static_branch_inc(&usw_force_key);
+	set_dma_ops(dev, &usw_dma_ops);
+	usw_dev_need_sync(dev);
+	list_add_tail(&a->node, &usw_attached);
+	a = NULL;
+	dev_info(dev, "uswiotlb: attached\n");
+out:
+	mutex_unlock(&usw_attach_lock);
+	device_unlock(dev);
+	kfree(a);
+	if (ret == -EBUSY)
+		dev_err(dev, "uswiotlb: not attached: driver %s is bound; unbind it first\n",
+			dev->driver ? dev->driver->name : "?");
+	else if (ret == -EOPNOTSUPP)
+		dev_err(dev, "uswiotlb: not attached: it is in an IOMMU DMA domain\n");
+	else if (ret == -EEXIST)
+		dev_err(dev, "uswiotlb: already attached\n");
+	return ret;
+}
+EXPORT_SYMBOL_IF_KUNIT(usw_attach);
+
+/**
+ * usw_detach() - give a device back its original DMA ops
+ * @dev: an attached device with no driver bound
+ *
+ * Return: 0; -ENODEV if not attached; -EBUSY if a driver is bound.
+ */
+int usw_detach(struct device *dev)
+{
+	struct usw_attached *a;
+	int ret = 0;
+
+	device_lock(dev);
+	mutex_lock(&usw_attach_lock);
+	a = usw_find(dev);
+	if (!a)
+		ret = -ENODEV;
+	else if (dev->driver)
+		ret = -EBUSY;
+	else
+		usw_release(a);
+	mutex_unlock(&usw_attach_lock);
+	device_unlock(dev);
+	if (ret == -EBUSY)
+		dev_err(dev, "uswiotlb: not detached: driver %s is bound; unbind it first\n",
+			dev->driver ? dev->driver->name : "?");
+	else if (ret == -ENODEV)
+		dev_err(dev, "uswiotlb: not detached: not attached\n");
+	return ret;
+}
+EXPORT_SYMBOL_IF_KUNIT(usw_detach);
+
+static struct device *usw_find_by_name(const char *name)
+{
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(usw_buses); i++) {
+		struct device *dev = bus_find_device_by_name(usw_buses[i], NULL, name);
+
+		if (dev)
+			return dev;
+	}
+	pr_err("uswiotlb: no PCI or platform device named '%s'\n", name);
+	return NULL;
+}
+
+/**
+ * usw_attach_by_name() - usw_attach() for a PCI or platform device named @name
+ * @name: device name, e.g. 0000:00:04.0
+ *
+ * Return: as usw_attach(), or -ENODEV if there is no such device.
+ */
+int usw_attach_by_name(const char *name)
+{
+	struct device *dev = usw_find_by_name(name);
+	int ret;
+
+	if (!dev)
+		return -ENODEV;
+	ret = usw_attach(dev);
+	put_device(dev);
+	return ret;
+}
+EXPORT_SYMBOL_IF_KUNIT(usw_attach_by_name);
+
+/**
+ * usw_detach_by_name() - usw_detach() for a PCI or platform device named @name
+ * @name: device name
+ *
+ * Return: as usw_detach(), -ENODEV also if there is no such device.
+ */
+int usw_detach_by_name(const char *name)
+{
+	struct device *dev = usw_find_by_name(name);
+	int ret;
+
+	if (!dev)
+		return -ENODEV;
+	ret = usw_detach(dev);
+	put_device(dev);
+	return ret;
+}
+EXPORT_SYMBOL_IF_KUNIT(usw_detach_by_name);
+
+/* attach=all takes every PCI and platform device that has no driver yet. */
+static int usw_attach_if_free(struct device *dev, void *unused)
+{
+	if (!dev->driver && dev != usw_dev)
+		usw_attach(dev);
+	return 0;
+}
+
+/**
+ * usw_set_attach_all() - attach devices added from now on, as attach=all does
+ * @all: true to attach new devices
+ */
+void usw_set_attach_all(bool all)
+{
+	mutex_lock(&usw_attach_lock);
+	usw_attach_all = all;
+	mutex_unlock(&usw_attach_lock);
+}
+EXPORT_SYMBOL_IF_KUNIT(usw_set_attach_all);
+
+static int usw_bus_notify(struct notifier_block *nb, unsigned long action, void *data)
+{
+	struct device *dev = data;
+	struct usw_attached *a;
+	bool attach;
+
+	if (action == BUS_NOTIFY_ADD_DEVICE) {
+		mutex_lock(&usw_attach_lock);
+		attach = usw_attach_all;
+		mutex_unlock(&usw_attach_lock);
+		if (attach)
+			usw_attach_if_free(dev, NULL);
+		return NOTIFY_DONE;
+	}
+
+	mutex_lock(&usw_attach_lock);
+	a = usw_find(dev);
+	if (!a)
+		goto out;
+	switch (action) {
+	case BUS_NOTIFY_BIND_DRIVER:
+		a->bound = true;
+		__module_get(THIS_MODULE);
+		break;
+	case BUS_NOTIFY_UNBOUND_DRIVER:
+	case BUS_NOTIFY_DRIVER_NOT_BOUND:
+		if (a->bound) {
+			a->bound = false;
+			module_put(THIS_MODULE);
+		}
+		break;
+	case BUS_NOTIFY_DEL_DEVICE:
+		usw_release(a);
+		break;
+	}
+out:
+	mutex_unlock(&usw_attach_lock);
+	return NOTIFY_DONE;
+}
+
+static struct notifier_block usw_bus_nb[ARRAY_SIZE(usw_buses)];
+
+static ssize_t usw_name_store(const char *buf, size_t count, int (*op)(const char *name))
+{
+	char name[64];
+	int ret;
+
+	if (count >= sizeof(name))
+		return -EINVAL;
+	memcpy(name, buf, count);
+	name[count] = '\0';
+	strim(name);
+	if (!*name || strpbrk(name, " \t\n,"))
+		return -EINVAL;
+	ret = op(name);
+	return ret ? ret : count;
+}
+
+static ssize_t attach_store(struct kobject *kobj, struct kobj_attribute *attr, const char *buf,
+			    size_t count)
+{
+	return usw_name_store(buf, count, usw_attach_by_name);
+}
+
+static ssize_t detach_store(struct kobject *kobj, struct kobj_attribute *attr, const char *buf,
+			    size_t count)
+{
+	return usw_name_store(buf, count, usw_detach_by_name);
+}
+
+static ssize_t devices_show(struct kobject *kobj, struct kobj_attribute *attr, char *buf)
+{
+	struct usw_attached *a;
+	int len = 0;
+
+	mutex_lock(&usw_attach_lock);
+	list_for_each_entry(a, &usw_attached, node)
+		len += sysfs_emit_at(buf, len, "%s %s%s\n", dev_name(a->dev),
+				     a->bound ? "bound" : "unbound", a->forced ? " forced" : "");
+	mutex_unlock(&usw_attach_lock);
+	return len;
+}
+
+static struct kobj_attribute usw_attr_attach = __ATTR_WO(attach);
+static struct kobj_attribute usw_attr_detach = __ATTR_WO(detach);
+static struct kobj_attribute usw_attr_devices = __ATTR_RO(devices);
+
+static struct attribute *usw_attrs[] = {
+	&usw_attr_attach.attr,
+	&usw_attr_detach.attr,
+	&usw_attr_devices.attr,
+	NULL,
+};
+
+static const struct attribute_group usw_attr_group = {
+	.attrs = usw_attrs,
+};
+
+static void usw_detach_all(void)
+{
+	struct usw_attached *a, *tmp;
+
+	mutex_lock(&usw_attach_lock);
+	usw_attach_all = false;
+	list_for_each_entry_safe(a, tmp, &usw_attached, node)
+		usw_release(a);
+	mutex_unlock(&usw_attach_lock);
+}
+
+static int usw_attach_list(const char *spec)
+{
+	char *list = kstrdup(spec, GFP_KERNEL), *cur, *name;
+	int ret = 0;
+
+	if (!list)
+		return -ENOMEM;
+	cur = list;
+	while ((name = strsep(&cur, ",")) && !ret) {
+		name = strim(name);
+		ret = *name ? usw_attach_by_name(name) : -EINVAL;
+		if (ret)
+			pr_err("uswiotlb: attach=%s: cannot attach '%s' (%d)\n", spec, name, ret);
+	}
+	kfree(list);
+	return ret;
+}
+
+/**
+ * usw_attach_init() - set up attaching, and attach what the attach= parameter names
+ * @spec: "none", "all", or a comma-separated list of device names
+ *
+ * Return: 0, or a negative errno after undoing everything (the load then fails).
+ */
+int usw_attach_init(const char *spec)
+{
+	unsigned int i;
+	int ret;
+
+	usw_kobj = kobject_create_and_add("uswiotlb", kernel_kobj);
+	if (!usw_kobj)
+		return -ENOMEM;
+	ret = sysfs_create_group(usw_kobj, &usw_attr_group);
+	if (ret)
+		goto fail_kobj;
+	for (i = 0; i < ARRAY_SIZE(usw_buses); i++) {
+		usw_bus_nb[i].notifier_call = usw_bus_notify;
+		ret = bus_register_notifier(usw_buses[i], &usw_bus_nb[i]);
+		if (ret)
+			goto fail_nb;
+	}
+
+	if (!*spec || !strcmp(spec, "none"))
+		return 0;
+	if (!strcmp(spec, "all")) {
+		usw_set_attach_all(true);
+		for (i = 0; i < ARRAY_SIZE(usw_buses); i++)
+			bus_for_each_dev(usw_buses[i], NULL, NULL, usw_attach_if_free);
+		return 0;
+	}
+	ret = usw_attach_list(spec);
+	if (!ret)
+		return 0;
+	usw_detach_all();
+fail_nb:
+	while (i--)
+		bus_unregister_notifier(usw_buses[i], &usw_bus_nb[i]);
+fail_kobj:
+	kobject_put(usw_kobj);
+	return ret;
+}
+
+/**
+ * usw_attach_exit() - detach every device and stop watching the buses
+ */
+void usw_attach_exit(void)
+{
+	unsigned int i;
+
+	kobject_put(usw_kobj);
+	usw_detach_all();
+	for (i = 0; i < ARRAY_SIZE(usw_buses); i++)
+		bus_unregister_notifier(usw_buses[i], &usw_bus_nb[i]);
+}

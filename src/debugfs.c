@@ -1,0 +1,83 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * /sys/kernel/debug/uswiotlb/: pool use and event counters.
+ */
+#include <linux/debugfs.h>
+
+#include "uswiotlb.h"
+
+static struct dentry *usw_debugfs;
+
+static int usw_nslabs_get(void *data, u64 *val)
+{
+	*val = usw_pool.nslots;
+	return 0;
+}
+DEFINE_DEBUGFS_ATTRIBUTE(usw_nslabs_fops, usw_nslabs_get, NULL, "%llu\n");
+
+static int usw_used_get(void *data, u64 *val)
+{
+	*val = atomic_long_read(&usw_pool.used);
+	return 0;
+}
+DEFINE_DEBUGFS_ATTRIBUTE(usw_used_fops, usw_used_get, NULL, "%llu\n");
+
+static int usw_hiwater_get(void *data, u64 *val)
+{
+	*val = atomic_long_read(&usw_pool.hiwater);
+	return 0;
+}
+
+/* Only 0 may be written: it restarts the high-water mark from the current use. */
+static int usw_hiwater_set(void *data, u64 val)
+{
+	if (val)
+		return -EINVAL;
+	usw_pool_reset_hiwater(&usw_pool);
+	return 0;
+}
+DEFINE_DEBUGFS_ATTRIBUTE(usw_hiwater_fops, usw_hiwater_get, usw_hiwater_set, "%llu\n");
+
+static int usw_counter_get(void *data, u64 *val)
+{
+	*val = usw_stat_sum((size_t)data);
+	return 0;
+}
+DEFINE_DEBUGFS_ATTRIBUTE(usw_counter_fops, usw_counter_get, NULL, "%llu\n");
+
+static const struct {
+	const char *name;
+	size_t offset;
+} usw_counters[] = {
+	{ "mapped_direct", offsetof(struct usw_stats, direct) },
+	{ "bounced_mask", offsetof(struct usw_stats, bounced[USW_BOUNCE_MASK]) },
+	{ "bounced_straddle", offsetof(struct usw_stats, bounced[USW_BOUNCE_STRADDLE]) },
+	{ "bounced_force", offsetof(struct usw_stats, bounced[USW_BOUNCE_FORCE]) },
+	{ "bounced_align", offsetof(struct usw_stats, bounced[USW_BOUNCE_ALIGN]) },
+	{ "map_errors", offsetof(struct usw_stats, errors) },
+	{ "misuse", offsetof(struct usw_stats, misuse) },
+};
+
+/**
+ * usw_debugfs_init() - create /sys/kernel/debug/uswiotlb/; failures only lose statistics
+ */
+void usw_debugfs_init(void)
+{
+	unsigned int i;
+
+	usw_debugfs = debugfs_create_dir("uswiotlb", NULL);
+	debugfs_create_file_unsafe("nslabs", 0400, usw_debugfs, NULL, &usw_nslabs_fops);
+	debugfs_create_file_unsafe("used", 0400, usw_debugfs, NULL, &usw_used_fops);
+	debugfs_create_file_unsafe("used_hiwater", 0600, usw_debugfs, NULL, &usw_hiwater_fops);
+	for (i = 0; i < ARRAY_SIZE(usw_counters); i++)
+		debugfs_create_file_unsafe(usw_counters[i].name, 0400, usw_debugfs,
+					   (void *)usw_counters[i].offset, &usw_counter_fops);
+}
+
+/**
+ * usw_debugfs_exit() - remove /sys/kernel/debug/uswiotlb/
+ */
+void usw_debugfs_exit(void)
+{
+	debugfs_remove_recursive(usw_debugfs);
+}

@@ -1,0 +1,197 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * uswiotlb: one DMA-mapping implementation for bare metal, auto-translated Xen guests and Xen
+ * PV domains, with its own bounce pool. Module parameters and set-up live here.
+ */
+#include <linux/dma-mapping.h>
+#include <linux/module.h>
+#include <linux/moduleparam.h>
+#include <linux/mutex.h>
+#include <linux/platform_device.h>
+#include <linux/sizes.h>
+
+#include "uswiotlb.h"
+
+#define USW_POOL_MIN	USW_SEG_SIZE
+#define USW_POOL_MAX	(1UL * SZ_1G)
+
+DEFINE_PER_CPU(struct usw_stats, usw_stats);
+struct usw_pool usw_pool;
+EXPORT_SYMBOL_IF_KUNIT(usw_pool);
+struct device *usw_dev;
+EXPORT_SYMBOL_IF_KUNIT(usw_dev);
+/* pool.c stays free of kernel-only macros: its test entry points are exported here. */
+EXPORT_SYMBOL_IF_KUNIT(usw_pool_find_seg);
+bool usw_force;
+
+static struct platform_device *usw_pdev;
+static unsigned long usw_pool_bytes = 64UL << 20;
+static char usw_attach_spec[256] = "none";
+static DEFINE_MUTEX(usw_param_lock);
+
+/**
+ * usw_stat_sum() - sum one counter of &struct usw_stats over all CPUs
+ * @offset: offsetof() the counter
+ *
+ * Return: the sum.
+ */
+unsigned long usw_stat_sum(size_t offset)
+{
+	unsigned long sum = 0;
+	int cpu;
+
+	for_each_possible_cpu(cpu)
+		sum += *(unsigned long *)((char *)per_cpu_ptr(&usw_stats, cpu) + offset);
+	return sum;
+}
+EXPORT_SYMBOL_IF_KUNIT(usw_stat_sum);
+
+/**
+ * usw_set_force() - switch forced bouncing on or off for new mappings
+ * @on: the new setting
+ *
+ * Mappings made before still unmap and sync correctly: those paths find bounce slots from the
+ * dma address alone.
+ */
+void usw_set_force(bool on)
+{
+	mutex_lock(&usw_param_lock);
+	if (on != usw_force) {
+		WRITE_ONCE(usw_force, on);
+		if (on)
+			static_branch_inc(&usw_force_key);
+		else
+			static_branch_dec(&usw_force_key);
+	}
+	mutex_unlock(&usw_param_lock);
+}
+EXPORT_SYMBOL_IF_KUNIT(usw_set_force);
+
+static int usw_force_set(const char *val, const struct kernel_param *kp)
+{
+	bool on;
+
+	if (kstrtobool(val, &on)) {
+		pr_err("uswiotlb: force: expected 0 or 1\n");
+		return -EINVAL;
+	}
+	usw_set_force(on);
+	return 0;
+}
+
+static const struct kernel_param_ops usw_force_ops = {
+	.set = usw_force_set,
+	.get = param_get_bool,
+};
+module_param_cb(force, &usw_force_ops, &usw_force, 0644);
+MODULE_PARM_DESC(force, "Bounce every mapping (0/1, writable at run time)");
+
+/**
+ * usw_parse_pool_size() - parse and check a pool_size value
+ * @val: the value, e.g. "64M"
+ * @bytes: set to the size on success
+ *
+ * Return: 0, or -EINVAL after saying what is allowed.
+ */
+int usw_parse_pool_size(const char *val, unsigned long *bytes)
+{
+	char *end;
+	unsigned long long n = memparse(val, &end);
+
+	if (end == val || (*end && *end != '\n') || n < USW_POOL_MIN || n > USW_POOL_MAX ||
+	    n % USW_SEG_SIZE) {
+		pr_err("uswiotlb: pool_size='%s': must be a multiple of %luK from %luK to %luM, e.g. 64M\n",
+		       val, USW_SEG_SIZE >> 10, USW_POOL_MIN >> 10, USW_POOL_MAX >> 20);
+		return -EINVAL;
+	}
+	*bytes = n;
+	return 0;
+}
+EXPORT_SYMBOL_IF_KUNIT(usw_parse_pool_size);
+
+static int usw_pool_size_set(const char *val, const struct kernel_param *kp)
+{
+	return usw_parse_pool_size(val, &usw_pool_bytes);
+}
+
+static int usw_pool_size_get(char *buf, const struct kernel_param *kp)
+{
+	return sysfs_emit(buf, "%luK\n", usw_pool_bytes >> 10);
+}
+
+static const struct kernel_param_ops usw_pool_size_ops = {
+	.set = usw_pool_size_set,
+	.get = usw_pool_size_get,
+};
+module_param_cb(pool_size, &usw_pool_size_ops, NULL, 0444);
+MODULE_PARM_DESC(pool_size, "Bounce pool size, a multiple of 256K up to 1G (default 64M)");
+
+module_param_string(attach, usw_attach_spec, sizeof(usw_attach_spec), 0444);
+MODULE_PARM_DESC(attach, "Devices to attach at load: none, all, or a comma-separated list of names");
+
+/**
+ * usw_module_refs() - references held on this module, e.g. for attached devices with drivers
+ *
+ * Return: the count.
+ */
+unsigned int usw_module_refs(void)
+{
+	return module_refcount(THIS_MODULE);
+}
+EXPORT_SYMBOL_IF_KUNIT(usw_module_refs);
+
+static int __init usw_init(void)
+{
+	int ret;
+
+	/* Our own device: the pool is allocated through it, never attached. */
+	usw_pdev = platform_device_register_simple("uswiotlb", PLATFORM_DEVID_NONE, NULL, 0);
+	if (IS_ERR(usw_pdev))
+		return PTR_ERR(usw_pdev);
+	usw_dev = &usw_pdev->dev;
+	usw_dev->dma_mask = &usw_dev->coherent_dma_mask;
+	ret = dma_set_mask_and_coherent(usw_dev, DMA_BIT_MASK(32));
+	if (ret)
+		goto fail_pdev;
+
+	ret = usw_xen_init();
+	if (ret)
+		goto fail_pdev;
+	ret = usw_pool_create(&usw_pool, usw_pool_bytes);
+	if (ret)
+		goto fail_keys;
+	usw_debugfs_init();
+	ret = usw_attach_init(usw_attach_spec);
+	if (ret)
+		goto fail_pool;
+
+	pr_info("uswiotlb: %lu MiB pool in %u segments at bus %pad-%pad, %u areas%s\n",
+		usw_pool_bytes >> 20, usw_pool.nsegs, &usw_pool.bus_lo, &usw_pool.bus_hi,
+		usw_pool.nareas,
+		static_branch_unlikely(&usw_xen_pv_key) ? ", Xen PV translation" : "");
+	return 0;
+
+fail_pool:
+	usw_debugfs_exit();
+	usw_pool_release(&usw_pool);
+fail_keys:
+	static_branch_disable(&usw_xen_pv_key);
+fail_pdev:
+	platform_device_unregister(usw_pdev);
+	return ret;
+}
+
+static void __exit usw_exit(void)
+{
+	usw_attach_exit();
+	usw_debugfs_exit();
+	usw_pool_release(&usw_pool);
+	platform_device_unregister(usw_pdev);
+	pr_info("uswiotlb: unloaded\n");
+}
+
+module_init(usw_init);
+module_exit(usw_exit);
+MODULE_LICENSE("GPL");
+MODULE_DESCRIPTION("Unified swiotlb: DMA mapping and bouncing for bare metal and Xen");
+MODULE_AUTHOR("uswiotlb developers");

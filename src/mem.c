@@ -1,0 +1,202 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Memory behind the bounce pool, and coherent allocations.
+ *
+ * In a Xen PV domain both come from the kernel's own Xen allocator (see xen_pv.c), which
+ * exchanges pages for machine-contiguous ones below the device's mask. Everywhere else they are
+ * plain page allocations whose bus address is their physical address.
+ */
+#include <linux/dma-direct.h>
+#include <linux/gfp.h>
+#include <linux/mm.h>
+#include <linux/scatterlist.h>
+
+#include "uswiotlb.h"
+
+static void *usw_seg_alloc(dma_addr_t *bus)
+{
+	struct page *page;
+	dma_addr_t dma;
+	void *vaddr;
+
+	if (static_branch_unlikely(&usw_xen_pv_key)) {
+		vaddr = usw_xen_alloc(usw_dev, USW_SEG_SIZE, &dma, GFP_KERNEL | __GFP_NOWARN);
+		if (vaddr)
+			*bus = dma_to_phys(usw_dev, dma);
+		return vaddr;
+	}
+	/* Below 4 GiB, like the kernel's own swiotlb, so that 32-bit devices can use it. */
+	page = alloc_pages(GFP_KERNEL | GFP_DMA32 | __GFP_NOWARN, get_order(USW_SEG_SIZE));
+	if (!page)
+		return NULL;
+	*bus = page_to_phys(page);
+	return page_address(page);
+}
+
+static void usw_seg_free(struct usw_seg *seg)
+{
+	if (static_branch_unlikely(&usw_xen_pv_key))
+		usw_xen_free(usw_dev, USW_SEG_SIZE, seg->vaddr, phys_to_dma(usw_dev, seg->bus));
+	else
+		__free_pages(virt_to_page(seg->vaddr), get_order(USW_SEG_SIZE));
+}
+
+/**
+ * usw_pool_create() - allocate the pool's memory and tables
+ * @pool: the pool, zeroed
+ * @bytes: pool size, a multiple of USW_SEG_SIZE
+ *
+ * Return: 0 or a negative errno; nothing is left allocated on failure.
+ */
+int usw_pool_create(struct usw_pool *pool, unsigned long bytes)
+{
+	unsigned int nsegs = bytes / USW_SEG_SIZE, i;
+	int ret;
+
+	ret = usw_pool_init(pool, nsegs, num_possible_cpus());
+	if (ret)
+		return ret;
+	for (i = 0; i < nsegs; i++) {
+		struct usw_seg *seg = &pool->segs[i];
+
+		seg->vaddr = usw_seg_alloc(&seg->bus);
+		if (!seg->vaddr) {
+			pr_err("uswiotlb: out of memory for pool segment %u of %u\n", i, nsegs);
+			ret = -ENOMEM;
+			goto fail;
+		}
+		seg->phys = virt_to_phys(seg->vaddr);
+	}
+	ret = usw_pool_index(pool);
+	if (!ret)
+		return 0;
+	pr_err("uswiotlb: pool segments overlap in bus space\n");
+fail:
+	while (i--)
+		usw_seg_free(&pool->segs[i]);
+	usw_pool_destroy(pool);
+	return ret;
+}
+EXPORT_SYMBOL_IF_KUNIT(usw_pool_create);
+
+/**
+ * usw_pool_release() - free a pool made by usw_pool_create()
+ * @pool: the pool
+ *
+ * A pool still holding mappings is leaked instead, as a device may still write to it.
+ */
+void usw_pool_release(struct usw_pool *pool)
+{
+	unsigned int i;
+	long used = atomic_long_read(&pool->used);
+
+	if (used) {
+		pr_err("uswiotlb: %ld slots still mapped; leaking the pool, a device may write it\n",
+		       used);
+		return;
+	}
+	for (i = 0; i < pool->nsegs; i++)
+		usw_seg_free(&pool->segs[i]);
+	usw_pool_destroy(pool);
+}
+EXPORT_SYMBOL_IF_KUNIT(usw_pool_release);
+
+/**
+ * usw_alloc() - dma_map_ops.alloc: coherent memory the device reaches without bouncing
+ * @dev: the device
+ * @size: bytes wanted
+ * @dma: returns the device address
+ * @gfp: allocation flags
+ * @attrs: DMA_ATTR_* (none changes what we do: the memory is always mapped in the kernel)
+ *
+ * Return: the kernel address, or NULL.
+ */
+void *usw_alloc(struct device *dev, size_t size, dma_addr_t *dma, gfp_t gfp, unsigned long attrs)
+{
+	u64 mask = dev->coherent_dma_mask;
+	unsigned int order = get_order(size);
+	gfp_t zones[] = { 0, GFP_DMA32, GFP_DMA };
+	unsigned int i;
+
+	if (static_branch_unlikely(&usw_xen_pv_key))
+		return usw_xen_alloc(dev, size, dma, gfp);
+
+	/* Try the normal zone first, then ever lower zones until the device reaches it. */
+	gfp &= ~(__GFP_DMA | __GFP_DMA32 | __GFP_HIGHMEM);
+	for (i = 0; i < ARRAY_SIZE(zones); i++) {
+		struct page *page;
+
+		if ((zones[i] & GFP_DMA32) && !IS_ENABLED(CONFIG_ZONE_DMA32))
+			continue;
+		if ((zones[i] & GFP_DMA) && !IS_ENABLED(CONFIG_ZONE_DMA))
+			continue;
+		page = alloc_pages_node(dev_to_node(dev), gfp | zones[i] | __GFP_ZERO, order);
+		if (!page)
+			continue;
+		*dma = phys_to_dma(dev, page_to_phys(page));
+		if (*dma + size - 1 <= mask)
+			return page_address(page);
+		__free_pages(page, order);
+	}
+	return NULL;
+}
+
+/**
+ * usw_free() - dma_map_ops.free
+ * @dev: the device
+ * @size: size given to usw_alloc()
+ * @vaddr: address usw_alloc() returned
+ * @dma: device address usw_alloc() returned
+ * @attrs: DMA_ATTR_*
+ */
+void usw_free(struct device *dev, size_t size, void *vaddr, dma_addr_t dma, unsigned long attrs)
+{
+	if (static_branch_unlikely(&usw_xen_pv_key))
+		usw_xen_free(dev, size, vaddr, dma);
+	else
+		__free_pages(virt_to_page(vaddr), get_order(size));
+}
+
+/**
+ * usw_mmap() - dma_map_ops.mmap for memory from usw_alloc()
+ * @dev: the device
+ * @vma: the user mapping
+ * @cpu_addr: kernel address from usw_alloc()
+ * @dma: device address from usw_alloc()
+ * @size: size of the allocation
+ * @attrs: DMA_ATTR_*
+ *
+ * Return: 0, or -ENXIO if @vma does not fit inside the allocation.
+ */
+int usw_mmap(struct device *dev, struct vm_area_struct *vma, void *cpu_addr, dma_addr_t dma,
+	     size_t size, unsigned long attrs)
+{
+	unsigned long count = PAGE_ALIGN(size) >> PAGE_SHIFT;
+	unsigned long user = vma_pages(vma);
+	unsigned long pfn = page_to_pfn(virt_to_page(cpu_addr)) + vma->vm_pgoff;
+
+	if (vma->vm_pgoff >= count || user > count - vma->vm_pgoff)
+		return -ENXIO;
+	return remap_pfn_range(vma, vma->vm_start, pfn, user << PAGE_SHIFT, vma->vm_page_prot);
+}
+
+/**
+ * usw_get_sgtable() - dma_map_ops.get_sgtable for memory from usw_alloc()
+ * @dev: the device
+ * @sgt: the table to fill, one entry
+ * @cpu_addr: kernel address from usw_alloc()
+ * @dma: device address from usw_alloc()
+ * @size: size of the allocation
+ * @attrs: DMA_ATTR_*
+ *
+ * Return: 0 or -ENOMEM.
+ */
+int usw_get_sgtable(struct device *dev, struct sg_table *sgt, void *cpu_addr, dma_addr_t dma,
+		    size_t size, unsigned long attrs)
+{
+	int ret = sg_alloc_table(sgt, 1, GFP_KERNEL);
+
+	if (!ret)
+		sg_set_page(sgt->sgl, virt_to_page(cpu_addr), PAGE_ALIGN(size), 0);
+	return ret;
+}

@@ -1,0 +1,331 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * uswiotlb dma_map_ops: one streaming-mapping path for bare metal, auto-translated guests and
+ * Xen PV. What only some systems need sits behind static keys, so that on a kernel not running
+ * on Xen, with forcing off, map is phys_to_dma() plus dma_capable() and unmap is one range test.
+ */
+#include <linux/dma-direct.h>
+#include <linux/highmem.h>
+#include <linux/scatterlist.h>
+#include <linux/swiotlb.h>
+
+#include "uswiotlb.h"
+
+DEFINE_STATIC_KEY_FALSE(usw_xen_pv_key);
+DEFINE_STATIC_KEY_FALSE(usw_force_key);
+
+static const char *const usw_reason_names[USW_NR_REASONS] = {
+	[USW_BOUNCE_MASK] = "beyond the DMA mask",
+	[USW_BOUNCE_STRADDLE] = "non-contiguous machine frames",
+	[USW_BOUNCE_FORCE] = "forced",
+	[USW_BOUNCE_ALIGN] = "misaligned for a non-coherent device",
+};
+
+/* Copy between a bounce slot and the original buffer, which may lie in highmem. */
+static void usw_copy(phys_addr_t orig, void *bounce, size_t size, bool to_bounce)
+{
+	if (!IS_ENABLED(CONFIG_HIGHMEM)) {
+		if (to_bounce)
+			memcpy(bounce, phys_to_virt(orig), size);
+		else
+			memcpy(phys_to_virt(orig), bounce, size);
+		return;
+	}
+	while (size) {
+		size_t chunk = min_t(size_t, size, PAGE_SIZE - offset_in_page(orig));
+		char *p = kmap_local_page(pfn_to_page(PHYS_PFN(orig)));
+
+		if (to_bounce)
+			memcpy(bounce, p + offset_in_page(orig), chunk);
+		else
+			memcpy(p + offset_in_page(orig), bounce, chunk);
+		kunmap_local(p);
+		orig += chunk;
+		bounce = (char *)bounce + chunk;
+		size -= chunk;
+	}
+}
+
+static dma_addr_t usw_bounce(struct device *dev, phys_addr_t phys, size_t size,
+			     enum usw_reason reason)
+{
+	struct usw_req req = {
+		.orig = phys,
+		.size = size,
+		.min_align_mask = dma_get_min_align_mask(dev),
+		.boundary_mask = dma_get_seg_boundary(dev),
+	};
+	dma_addr_t dma;
+	int slot;
+
+	/* Keep page-sized buffers page-aligned, as drivers expect from the direct path. */
+	if (!req.min_align_mask && size >= PAGE_SIZE)
+		req.alloc_align_mask = PAGE_SIZE - 1;
+
+	slot = usw_pool_alloc(&usw_pool, &req, raw_smp_processor_id());
+	if (slot < 0) {
+		usw_count(errors);
+		dev_err_ratelimited(dev, "uswiotlb: cannot bounce %zu bytes (%s): %s\n", size,
+				    usw_reason_names[reason],
+				    slot == -ENOSPC ? "pool full" : "larger than a pool segment");
+		return DMA_MAPPING_ERROR;
+	}
+
+	dma = phys_to_dma(dev, usw_mapping_bus(&usw_pool, slot));
+	if (unlikely(!dma_capable(dev, dma, size, true))) {
+		usw_pool_free(&usw_pool, slot);
+		usw_count(errors);
+		dev_err_ratelimited(dev, "uswiotlb: pool at %pad is beyond DMA mask %llx\n", &dma,
+				    dma_get_mask(dev));
+		return DMA_MAPPING_ERROR;
+	}
+
+	/*
+	 * Fill the slots from the buffer even for DMA_FROM_DEVICE: a device that writes only part
+	 * of it must leave the rest as it was, and stale pool data must never reach anyone.
+	 */
+	usw_copy(phys, (char *)usw_slot_vaddr(&usw_pool, slot) + usw_pool.slots[slot].offset,
+		 size, true);
+	usw_count(bounced[reason]);
+	return dma;
+}
+
+static __always_inline bool usw_forced(struct device *dev)
+{
+	return READ_ONCE(usw_force) || is_swiotlb_force_bounce(dev);
+}
+
+static dma_addr_t usw_map(struct device *dev, phys_addr_t phys, size_t size,
+			  enum dma_data_direction dir, unsigned long attrs)
+{
+	phys_addr_t bus = phys;
+	bool straddles = false;
+	dma_addr_t dma;
+
+	if (static_branch_unlikely(&usw_xen_pv_key))
+		bus = usw_xen_phys_to_bus(phys, size, &straddles);
+	dma = phys_to_dma(dev, bus);
+
+	if (unlikely(!dma_capable(dev, dma, size, true)))
+		return usw_bounce(dev, phys, size, USW_BOUNCE_MASK);
+	if (static_branch_unlikely(&usw_xen_pv_key) && straddles)
+		return usw_bounce(dev, phys, size, USW_BOUNCE_STRADDLE);
+	if (static_branch_unlikely(&usw_force_key) && usw_forced(dev))
+		return usw_bounce(dev, phys, size, USW_BOUNCE_FORCE);
+
+	usw_count(direct);
+	return dma;
+}
+
+static void usw_misuse(struct device *dev, const char *what, dma_addr_t dma, size_t size)
+{
+	usw_count(misuse);
+	dev_err_ratelimited(dev, "uswiotlb: %s of %pad+%zu names no live mapping; ignored\n",
+			    what, &dma, size);
+}
+
+/* Find the live bounce mapping behind @dma; false for a direct mapping or on misuse. */
+static __always_inline bool usw_lookup(struct device *dev, dma_addr_t dma, size_t size,
+				       const char *what, struct usw_ref *ref)
+{
+	phys_addr_t bus = dma_to_phys(dev, dma);
+	int ret;
+
+	if (likely(!usw_pool_may_contain(&usw_pool, bus)))
+		return false;
+	ret = usw_pool_resolve(&usw_pool, bus, size, ref);
+	if (likely(!ret))
+		return true;
+	if (ret != -ENOENT)
+		usw_misuse(dev, what, dma, size);
+	return false;
+}
+
+static void usw_unmap(struct device *dev, dma_addr_t dma, size_t size,
+		      enum dma_data_direction dir, unsigned long attrs)
+{
+	struct usw_ref ref;
+	u32 mapped;
+
+	if (likely(!usw_lookup(dev, dma, 1, "unmap", &ref)))
+		return;
+	mapped = usw_pool.slots[ref.head].size;
+	if (ref.bounce != (char *)usw_slot_vaddr(&usw_pool, ref.head) +
+			  usw_pool.slots[ref.head].offset) {
+		usw_misuse(dev, "unmap from inside a mapping", dma, size);
+		return;
+	}
+	if (size != mapped)
+		dev_err_ratelimited(dev, "uswiotlb: unmap of %pad with size %zu, mapped %u\n",
+				    &dma, size, mapped);
+
+	if (!(attrs & DMA_ATTR_SKIP_CPU_SYNC) &&
+	    (dir == DMA_FROM_DEVICE || dir == DMA_BIDIRECTIONAL))
+		usw_copy(ref.orig, ref.bounce, min_t(size_t, size, mapped), false);
+	if (!usw_pool_free(&usw_pool, ref.head))
+		usw_misuse(dev, "unmap", dma, size);
+}
+
+static void usw_sync_for_cpu(struct device *dev, dma_addr_t dma, size_t size,
+			     enum dma_data_direction dir)
+{
+	struct usw_ref ref;
+
+	if (dir == DMA_TO_DEVICE || !usw_lookup(dev, dma, size, "sync_for_cpu", &ref))
+		return;
+	usw_copy(ref.orig, ref.bounce, size, false);
+}
+
+static void usw_sync_for_device(struct device *dev, dma_addr_t dma, size_t size,
+				enum dma_data_direction dir)
+{
+	struct usw_ref ref;
+
+	if (dir == DMA_FROM_DEVICE || !usw_lookup(dev, dma, size, "sync_for_device", &ref))
+		return;
+	usw_copy(ref.orig, ref.bounce, size, true);
+}
+
+static dma_addr_t usw_map_page(struct device *dev, struct page *page, unsigned long offset,
+			       size_t size, enum dma_data_direction dir, unsigned long attrs)
+{
+	return usw_map(dev, page_to_phys(page) + offset, size, dir, attrs);
+}
+
+static void usw_unmap_sg(struct device *dev, struct scatterlist *sgl, int nents,
+			 enum dma_data_direction dir, unsigned long attrs)
+{
+	struct scatterlist *sg;
+	int i;
+
+	for_each_sg(sgl, sg, nents, i)
+		usw_unmap(dev, sg->dma_address, sg_dma_len(sg), dir, attrs);
+}
+
+static int usw_map_sg(struct device *dev, struct scatterlist *sgl, int nents,
+		      enum dma_data_direction dir, unsigned long attrs)
+{
+	struct scatterlist *sg;
+	int i;
+
+	for_each_sg(sgl, sg, nents, i) {
+		sg->dma_address = usw_map(dev, sg_phys(sg), sg->length, dir, attrs);
+		if (sg->dma_address == DMA_MAPPING_ERROR)
+			goto undo;
+		sg_dma_len(sg) = sg->length;
+	}
+	return nents;
+
+undo:
+	/* All or nothing: nothing mapped so far stays mapped, and nothing is copied back. */
+	usw_unmap_sg(dev, sgl, i, dir, attrs | DMA_ATTR_SKIP_CPU_SYNC);
+	sg_dma_len(sgl) = 0;
+	return -ENOMEM;
+}
+
+static void usw_sync_sg_for_cpu(struct device *dev, struct scatterlist *sgl, int nents,
+				enum dma_data_direction dir)
+{
+	struct scatterlist *sg;
+	int i;
+
+	for_each_sg(sgl, sg, nents, i)
+		usw_sync_for_cpu(dev, sg->dma_address, sg->length, dir);
+}
+
+static void usw_sync_sg_for_device(struct device *dev, struct scatterlist *sgl, int nents,
+				   enum dma_data_direction dir)
+{
+	struct scatterlist *sg;
+	int i;
+
+	for_each_sg(sgl, sg, nents, i)
+		usw_sync_for_device(dev, sg->dma_address, sg->length, dir);
+}
+
+/* MMIO is never bounced nor translated through the p2m: PV dom0 maps it 1:1. */
+static dma_addr_t usw_map_resource(struct device *dev, phys_addr_t phys, size_t size,
+				   enum dma_data_direction dir, unsigned long attrs)
+{
+	dma_addr_t dma = phys_to_dma(dev, phys);
+
+	if (unlikely(!dma_capable(dev, dma, size, false))) {
+		dev_err_ratelimited(dev, "uswiotlb: resource %pa+%zu is beyond DMA mask %llx\n",
+				    &phys, size, dma_get_mask(dev));
+		return DMA_MAPPING_ERROR;
+	}
+	return dma;
+}
+
+static void usw_unmap_resource(struct device *dev, dma_addr_t dma, size_t size,
+			       enum dma_data_direction dir, unsigned long attrs)
+{
+}
+
+static struct page *usw_alloc_pages(struct device *dev, size_t size, dma_addr_t *dma,
+				    enum dma_data_direction dir, gfp_t gfp)
+{
+	struct page *page = alloc_pages_node(dev_to_node(dev), gfp, get_order(size));
+
+	if (!page)
+		return NULL;
+	*dma = usw_map(dev, page_to_phys(page), size, dir, DMA_ATTR_SKIP_CPU_SYNC);
+	if (*dma == DMA_MAPPING_ERROR) {
+		__free_pages(page, get_order(size));
+		return NULL;
+	}
+	return page;
+}
+
+static void usw_free_pages(struct device *dev, size_t size, struct page *page, dma_addr_t dma,
+			   enum dma_data_direction dir)
+{
+	usw_unmap(dev, dma, size, dir, DMA_ATTR_SKIP_CPU_SYNC);
+	__free_pages(page, get_order(size));
+}
+
+/* A mask is usable if the pool is below it: anything else can be bounced there. */
+static int usw_dma_supported(struct device *dev, u64 mask)
+{
+	return phys_to_dma(dev, usw_pool.bus_hi - 1) <= mask;
+}
+
+static u64 usw_get_required_mask(struct device *dev)
+{
+	u64 top = static_branch_unlikely(&usw_xen_pv_key) ? usw_xen_required_mask() :
+			phys_to_dma(dev, __pa(high_memory - 1));
+
+	return DMA_BIT_MASK(fls64(top));
+}
+
+/*
+ * Any mapping may be bounced (force can be switched on at run time), so never promise more
+ * than the pool can place: drivers size their requests from this once, at probe.
+ */
+static size_t usw_max_mapping_size(struct device *dev)
+{
+	return usw_pool_max_mapping(dma_get_min_align_mask(dev));
+}
+
+const struct dma_map_ops usw_dma_ops = {
+	.alloc = usw_alloc,
+	.free = usw_free,
+	.USW_OPS_ALLOC_PAGES = usw_alloc_pages,
+	.free_pages = usw_free_pages,
+	.mmap = usw_mmap,
+	.get_sgtable = usw_get_sgtable,
+	.map_page = usw_map_page,
+	.unmap_page = usw_unmap,
+	.map_sg = usw_map_sg,
+	.unmap_sg = usw_unmap_sg,
+	.map_resource = usw_map_resource,
+	.unmap_resource = usw_unmap_resource,
+	.sync_single_for_cpu = usw_sync_for_cpu,
+	.sync_single_for_device = usw_sync_for_device,
+	.sync_sg_for_cpu = usw_sync_sg_for_cpu,
+	.sync_sg_for_device = usw_sync_sg_for_device,
+	.dma_supported = usw_dma_supported,
+	.get_required_mask = usw_get_required_mask,
+	.max_mapping_size = usw_max_mapping_size,
+};
+EXPORT_SYMBOL_IF_KUNIT(usw_dma_ops);

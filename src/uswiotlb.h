@@ -1,0 +1,118 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * uswiotlb internals shared by the module's files and its KUnit suites.
+ *
+ * Address spaces: "phys" is the CPU physical address (pseudo-physical in a Xen PV domain),
+ * "bus" is what Xen calls the bus frame address (the machine address in a PV domain, phys
+ * everywhere else), and "dma" is what a device is given: phys_to_dma(dev, bus), which adds the
+ * device's dma_range_map offset or memory-encryption bit. The pool is indexed by bus address.
+ */
+#ifndef _USWIOTLB_H
+#define _USWIOTLB_H
+
+#include <linux/device.h>
+#include <linux/dma-map-ops.h>
+#include <linux/jump_label.h>
+#include <linux/percpu.h>
+
+#include "compat.h"
+#include "pool.h"
+
+/* Why a mapping was bounced; the order is the order map tests them in. */
+enum usw_reason {
+	USW_BOUNCE_MASK,	/* device cannot reach the buffer */
+	USW_BOUNCE_STRADDLE,	/* buffer spans non-contiguous machine frames (Xen PV) */
+	USW_BOUNCE_FORCE,	/* forced, globally or for this device */
+	USW_BOUNCE_ALIGN,	/* kmalloc buffer not cache-line aligned, non-coherent device */
+	USW_NR_REASONS,
+};
+
+/**
+ * struct usw_stats - per-CPU event counters, summed when read
+ * @direct: mappings handed to the device without bouncing
+ * @bounced: bounced mappings, by &enum usw_reason
+ * @errors: mappings refused (pool full, too large, unreachable)
+ * @misuse: unmap or sync calls naming pool memory that is not a live mapping
+ */
+struct usw_stats {
+	unsigned long direct;
+	unsigned long bounced[USW_NR_REASONS];
+	unsigned long errors;
+	unsigned long misuse;
+};
+
+DECLARE_PER_CPU(struct usw_stats, usw_stats);
+#define usw_count(field) this_cpu_inc(usw_stats.field)
+
+DECLARE_STATIC_KEY_FALSE(usw_xen_pv_key);
+DECLARE_STATIC_KEY_FALSE(usw_force_key);
+
+extern struct usw_pool usw_pool;
+extern const struct dma_map_ops usw_dma_ops;
+extern struct device *usw_dev;
+extern bool usw_force;
+
+/* main.c */
+unsigned long usw_stat_sum(size_t offset);
+void usw_set_force(bool on);
+int usw_parse_pool_size(const char *val, unsigned long *bytes);
+unsigned int usw_module_refs(void);
+#define usw_stat(field) usw_stat_sum(offsetof(struct usw_stats, field))
+
+/* mem.c: memory behind the pool and coherent allocations */
+int usw_pool_create(struct usw_pool *pool, unsigned long bytes);
+void usw_pool_release(struct usw_pool *pool);
+void *usw_alloc(struct device *dev, size_t size, dma_addr_t *dma, gfp_t gfp, unsigned long attrs);
+void usw_free(struct device *dev, size_t size, void *vaddr, dma_addr_t dma, unsigned long attrs);
+int usw_mmap(struct device *dev, struct vm_area_struct *vma, void *cpu_addr, dma_addr_t dma,
+	     size_t size, unsigned long attrs);
+int usw_get_sgtable(struct device *dev, struct sg_table *sgt, void *cpu_addr, dma_addr_t dma,
+		    size_t size, unsigned long attrs);
+
+/* attach.c */
+int usw_attach(struct device *dev);
+int usw_detach(struct device *dev);
+int usw_attach_by_name(const char *name);
+int usw_detach_by_name(const char *name);
+int usw_attach_init(const char *attach);
+void usw_attach_exit(void);
+void usw_set_attach_all(bool all);
+
+/* debugfs.c */
+void usw_debugfs_init(void);
+void usw_debugfs_exit(void);
+
+/* xen_pv.c: only reached while usw_xen_pv_key is on */
+#ifdef CONFIG_XEN_PV
+phys_addr_t usw_xen_phys_to_bus(phys_addr_t phys, size_t size, bool *straddles);
+int usw_xen_init(void);
+void *usw_xen_alloc(struct device *dev, size_t size, dma_addr_t *dma, gfp_t gfp);
+void usw_xen_free(struct device *dev, size_t size, void *vaddr, dma_addr_t dma);
+u64 usw_xen_required_mask(void);
+#else
+static inline phys_addr_t usw_xen_phys_to_bus(phys_addr_t phys, size_t size, bool *straddles)
+{
+	return phys;
+}
+
+static inline int usw_xen_init(void)
+{
+	return 0;
+}
+
+static inline void *usw_xen_alloc(struct device *dev, size_t size, dma_addr_t *dma, gfp_t gfp)
+{
+	return NULL;
+}
+
+static inline void usw_xen_free(struct device *dev, size_t size, void *vaddr, dma_addr_t dma)
+{
+}
+
+static inline u64 usw_xen_required_mask(void)
+{
+	return 0;
+}
+#endif
+
+#endif /* _USWIOTLB_H */

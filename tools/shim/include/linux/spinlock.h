@@ -1,0 +1,14 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+#ifndef _SHIM_LINUX_SPINLOCK_H
+#define _SHIM_LINUX_SPINLOCK_H
+
+#include <pthread.h>
+
+/* A real lock, so that the multithreaded test exercises the pool's locking. */
+typedef pthread_mutex_t spinlock_t;
+
+#define spin_lock_init(l) pthread_mutex_init(l, NULL)
+#define spin_lock_irqsave(l, flags) ((flags) = 0, (void)pthread_mutex_lock(l))
+#define spin_unlock_irqrestore(l, flags) ((void)(flags), (void)pthread_mutex_unlock(l))
+
+#endif

@@ -1,0 +1,5 @@
+// SPDX-License-Identifier: GPL-2.0
+/* Definitions behind the userspace shim's headers. */
+#include <linux/slab.h>
+
+unsigned int shim_fail_alloc_nth;
