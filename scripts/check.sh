@@ -14,7 +14,7 @@ passed=0 failed=0 skipped=0
 step() { printf '\n==== %s\n' "$*"; }
 count() {	# add up the "N passed, N failed[, N skipped]" line in file $1
 	local line
-	line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$1" | tail -n 1)
+	line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$1" | tail -n 1 || true)
 	[ -n "$line" ] || { failed=$((failed + 1)); return; }
 	passed=$((passed + $(echo "$line" | sed -E 's/^([0-9]+) passed.*/\1/')))
 	failed=$((failed + $(echo "$line" | sed -E 's/^[0-9]+ passed, ([0-9]+) failed.*/\1/')))
@@ -50,11 +50,13 @@ set +e
 make -C tools check 2>&1 | tee "$log"
 rc=${PIPESTATUS[0]}
 set -e
-host_pass=$(grep -E '^\[  PASSED  \] [0-9]+ test' "$log" | sed -E 's/.* ([0-9]+) test.*/\1/' | paste -sd+ | bc)
-host_fail=$(grep -E '^\[  FAILED  \] [0-9]+ test' "$log" | sed -E 's/.* ([0-9]+) test.*/\1/' | paste -sd+ | bc)
-passed=$((passed + ${host_pass:-0}))
-failed=$((failed + ${host_fail:-0}))
-[ "$rc" -eq 0 ] || [ "${host_fail:-0}" -gt 0 ] || failed=$((failed + 1))
+# GoogleTest's own totals, one line per binary.
+host_pass=$(sed -nE 's/^\[  PASSED  \] ([0-9]+) tests?\.$/\1/p' "$log" | paste -sd+ | sed 's/^$/0/' | bc)
+host_fail=$(sed -nE 's/^\[  FAILED  \] ([0-9]+) tests?, listed below:$/\1/p' "$log" | paste -sd+ |
+	sed 's/^$/0/' | bc)
+passed=$((passed + host_pass))
+failed=$((failed + host_fail))
+[ "$rc" -eq 0 ] || [ "$host_fail" -gt 0 ] || failed=$((failed + 1))
 
 for mode in qemu xen; do
 	step "KUnit in $mode"

@@ -82,27 +82,21 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   Require(h.CheckLayout());
   const usw_pool* pool = h.pool();
   while (in.remaining_bytes()) {
-    switch (in.ConsumeIntegralInRange(0, 9)) {
-      case 0 ... 4:
-        Require(h.Alloc(Request(in), in.ConsumeIntegral<unsigned>()));
-        break;
-      case 5 ... 6:
-        if (!h.mappings().empty()) {
-          auto it = h.mappings().begin();
-          std::advance(it, in.ConsumeIntegralInRange<size_t>(0, h.mappings().size() - 1));
-          Require(h.Free(it->first));
-        }
-        break;
-      case 7:
-        Require(h.Free(in.ConsumeIntegralInRange(0U, pool->nslots - 1)));
-        break;
-      case 8:
-        Require(h.Resolve(pool->bus_lo - kSlot + in.ConsumeIntegralInRange<uint64_t>(
-                                                     0, pool->bus_hi - pool->bus_lo + 2 * kSlot),
-                          in.ConsumeIntegralInRange<size_t>(1, 2 * kSegSize)));
-        break;
-      default:
-        h.ResetHiwater();
+    unsigned op = in.ConsumeIntegralInRange(0, 9);
+    if (op < 5) {
+      Require(h.Alloc(Request(in), in.ConsumeIntegral<unsigned>()));
+    } else if (op < 7 && !h.mappings().empty()) {
+      auto it = h.mappings().begin();
+      std::advance(it, in.ConsumeIntegralInRange<size_t>(0, h.mappings().size() - 1));
+      Require(h.Free(it->first));
+    } else if (op < 8) {
+      Require(h.Free(in.ConsumeIntegralInRange(0U, pool->nslots - 1)));
+    } else if (op < 9) {
+      dma_addr_t span = pool->bus_hi - pool->bus_lo + 2 * kSlot;
+      Require(h.Resolve(pool->bus_lo - kSlot + in.ConsumeIntegralInRange<uint64_t>(0, span),
+                        in.ConsumeIntegralInRange<size_t>(1, 2 * kSegSize)));
+    } else {
+      h.ResetHiwater();
     }
     Require(h.Check());
   }
