@@ -179,6 +179,18 @@ static struct device *usw_find_by_name(const char *name)
 	return NULL;
 }
 
+static int usw_by_name(const char *name, int (*op)(struct device *dev))
+{
+	struct device *dev = usw_find_by_name(name);
+	int ret;
+
+	if (!dev)
+		return -ENODEV;
+	ret = op(dev);
+	put_device(dev);
+	return ret;
+}
+
 /**
  * usw_attach_by_name() - usw_attach() for a PCI or platform device named @name
  * @name: device name, e.g. 0000:00:04.0
@@ -187,14 +199,7 @@ static struct device *usw_find_by_name(const char *name)
  */
 int usw_attach_by_name(const char *name)
 {
-	struct device *dev = usw_find_by_name(name);
-	int ret;
-
-	if (!dev)
-		return -ENODEV;
-	ret = usw_attach(dev);
-	put_device(dev);
-	return ret;
+	return usw_by_name(name, usw_attach);
 }
 EXPORT_SYMBOL_IF_KUNIT(usw_attach_by_name);
 
@@ -206,14 +211,7 @@ EXPORT_SYMBOL_IF_KUNIT(usw_attach_by_name);
  */
 int usw_detach_by_name(const char *name)
 {
-	struct device *dev = usw_find_by_name(name);
-	int ret;
-
-	if (!dev)
-		return -ENODEV;
-	ret = usw_detach(dev);
-	put_device(dev);
-	return ret;
+	return usw_by_name(name, usw_detach);
 }
 EXPORT_SYMBOL_IF_KUNIT(usw_detach_by_name);
 

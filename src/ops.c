@@ -166,24 +166,27 @@ static void usw_unmap(struct device *dev, dma_addr_t dma, size_t size,
 		usw_misuse(dev, "unmap", dma, size);
 }
 
-static void usw_sync_for_cpu(struct device *dev, dma_addr_t dma, size_t size,
-			     enum dma_data_direction dir)
+/* Bring the original buffer and its bounce slots in line, in one direction. */
+static void usw_sync(struct device *dev, dma_addr_t dma, size_t size, bool for_device)
 {
 	struct usw_ref ref;
 
-	if (dir == DMA_TO_DEVICE || !usw_lookup(dev, dma, size, "sync_for_cpu", &ref))
-		return;
-	usw_copy(ref.orig, ref.bounce, size, false);
+	if (usw_lookup(dev, dma, size, for_device ? "sync_for_device" : "sync_for_cpu", &ref))
+		usw_copy(ref.orig, ref.bounce, size, for_device);
+}
+
+static void usw_sync_for_cpu(struct device *dev, dma_addr_t dma, size_t size,
+			     enum dma_data_direction dir)
+{
+	if (dir != DMA_TO_DEVICE)
+		usw_sync(dev, dma, size, false);
 }
 
 static void usw_sync_for_device(struct device *dev, dma_addr_t dma, size_t size,
 				enum dma_data_direction dir)
 {
-	struct usw_ref ref;
-
-	if (dir == DMA_FROM_DEVICE || !usw_lookup(dev, dma, size, "sync_for_device", &ref))
-		return;
-	usw_copy(ref.orig, ref.bounce, size, true);
+	if (dir != DMA_FROM_DEVICE)
+		usw_sync(dev, dma, size, true);
 }
 
 static dma_addr_t usw_map_page(struct device *dev, struct page *page, unsigned long offset,

@@ -26,7 +26,7 @@ class Errors {
     (os << ... << parts);
     text_ += os.str() + "; ";
   }
-  std::string Take(const std::string& what) { return text_.empty() ? "" : what + ": " + text_; }
+  std::string Take(const std::string& what) { return text_.empty() ? text_ : what + ": " + text_; }
 
  private:
   std::string text_;
@@ -186,9 +186,13 @@ void PoolHarness::ResetHiwater() {
 }
 
 std::string PoolHarness::Resolve(dma_addr_t bus, size_t size) const {
+  return Resolve(bus, size, ModelFindSeg(bus));
+}
+
+// Takes the model's segment for bus, which the caller may know already.
+std::string PoolHarness::Resolve(dma_addr_t bus, size_t size, const usw_seg* seg) const {
   usw_ref ref{~0U, nullptr, 0};
   int got = usw_pool_resolve(&pool_, bus, size, &ref);
-  const usw_seg* seg = ModelFindSeg(bus);
   const Mapping* m = nullptr;
   uint64_t off = 0;
   int want = -ENOENT;
@@ -203,7 +207,7 @@ std::string PoolHarness::Resolve(dma_addr_t bus, size_t size) const {
   }
   if (got == want && (want || (ref.head == m->head && ref.orig == m->orig + off &&
                                ref.bounce == SlotMem(m->head) + m->offset + off)))
-    return "";
+    return {};
   Errors err;
   if (got != want)
     err.Add("returned ", std::dec, got, ", expected ", want);
@@ -232,7 +236,7 @@ std::string PoolHarness::Check() const {
         usw_slot_phys(&pool_, i) != seg.phys + i % kSegSlots * kSlot)
       err.Add(std::dec, "slot ", i, " translates wrongly");
     // One address per slot, at a varying byte.
-    std::string r = Resolve(SlotBus(i) + i * 977 % kSlot, 1);
+    std::string r = Resolve(SlotBus(i) + i * 977 % kSlot, 1, &seg);
     if (!r.empty()) err.Add(r);
   }
   for (const auto& [head, m] : maps_) {

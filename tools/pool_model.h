@@ -65,6 +65,7 @@ class PoolHarness {
   dma_addr_t SlotBus(unsigned slot) const;
   dma_addr_t MapBus(const Mapping& m) const { return SlotBus(m.head) + m.offset; }
   const usw_seg* ModelFindSeg(dma_addr_t bus) const;
+  std::string Resolve(dma_addr_t bus, size_t size, const usw_seg* seg) const;
   std::vector<unsigned> FreeRuns() const;
   std::optional<unsigned> ExpectedHead(const usw_req& req, unsigned area_hint) const;
 
