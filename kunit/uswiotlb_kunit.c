@@ -685,53 +685,76 @@ static void usw_test_concurrent(struct kunit *test)
 				USW_SEG_SLOTS - i % USW_SEG_SLOTS);
 }
 
+static bool machine_consecutive(void *a, void *b)
+{
+	return hw_phys_to_bus(virt_to_phys(b)) == hw_phys_to_bus(virt_to_phys(a)) + PAGE_SIZE;
+}
+
+/*
+ * Two pseudo-physically adjacent pages on non-consecutive machine frames. A dom0's p2m is
+ * mostly contiguous, so make such a pair: every one-page coherent allocation below 4 GiB is
+ * exchanged with Xen on its own, and the page allocator tends to hand out neighbours.
+ */
+static u8 *split_pair(struct kunit *test, void **pages, dma_addr_t *dmas, int n)
+{
+	struct device *dev = tdev(test);
+	int i, j;
+
+	KUNIT_ASSERT_EQ(test, dma_set_coherent_mask(dev, DMA_BIT_MASK(32)), 0);
+	for (i = 0; i < n; i++) {
+		pages[i] = dma_alloc_coherent(dev, PAGE_SIZE, &dmas[i], GFP_KERNEL);
+		KUNIT_ASSERT_NOT_NULL(test, pages[i]);
+		for (j = 0; j < i; j++) {
+			void *lo = pages[i] < pages[j] ? pages[i] : pages[j];
+			void *hi = pages[i] < pages[j] ? pages[j] : pages[i];
+
+			if (hi == lo + PAGE_SIZE && !machine_consecutive(lo, hi))
+				return lo;
+		}
+	}
+	return NULL;
+}
+
 /* Xen PV: a buffer over non-consecutive machine frames bounces, a consecutive one does not. */
 static void usw_test_xen_straddle(struct kunit *test)
 {
 	struct device *dev = tdev(test);
-	struct page *split = NULL, *contig = NULL, *extra[64];
 	unsigned long bounced = usw_stat(bounced[USW_BOUNCE_STRADDLE]);
-	int i, n = 0;
+	const int n = 32;
+	void **pages = kunit_kcalloc(test, n, sizeof(*pages), GFP_KERNEL);
+	dma_addr_t *dmas = kunit_kcalloc(test, n, sizeof(*dmas), GFP_KERNEL);
+	struct page *contig;
 	dma_addr_t dma;
+	u8 *split;
+	int i;
 
 	if (!xen_pv_domain())
 		kunit_skip(test, "not a Xen PV domain");
-	for (i = 0; i < ARRAY_SIZE(extra) && (!split || !contig); i++) {
-		struct page *p = alloc_pages(GFP_KERNEL, 1);
-		bool consecutive;
+	KUNIT_ASSERT_NOT_NULL(test, pages);
+	KUNIT_ASSERT_NOT_NULL(test, dmas);
+	split = split_pair(test, pages, dmas, n);
+	KUNIT_ASSERT_NOT_NULL_MSG(test, split, "no adjacent pages on split machine frames");
 
-		if (!p)
-			break;
-		consecutive = hw_phys_to_bus(page_to_phys(p + 1)) ==
-			      hw_phys_to_bus(page_to_phys(p)) + PAGE_SIZE;
-		if (!consecutive && !split)
-			split = p;
-		else if (consecutive && !contig)
-			contig = p;
-		else
-			extra[n++] = p;
-	}
-	while (n--)
-		__free_pages(extra[n], 1);
-	KUNIT_ASSERT_NOT_NULL(test, contig);
-	if (!split) {
-		__free_pages(contig, 1);
-		kunit_skip(test, "no order-1 page with split machine frames found");
-	}
-
-	fill(page_address(split), 2 * PAGE_SIZE, 33);
-	dma = dma_map_single(dev, page_address(split) + 100, PAGE_SIZE, DMA_TO_DEVICE);
+	fill(split, 2 * PAGE_SIZE, 33);
+	dma = dma_map_single(dev, split + 100, PAGE_SIZE, DMA_TO_DEVICE);
 	KUNIT_ASSERT_FALSE(test, dma_mapping_error(dev, dma));
 	KUNIT_EXPECT_EQ(test, usw_stat(bounced[USW_BOUNCE_STRADDLE]), bounced + 1);
+	KUNIT_EXPECT_TRUE(test, in_pool(dev, dma));
 	KUNIT_EXPECT_TRUE(test, hw_sees(test, dma, PAGE_SIZE, (u8)(33 + 100 * 7)));
 	dma_unmap_single(dev, dma, PAGE_SIZE, DMA_TO_DEVICE);
+	for (i = 0; i < n && pages[i]; i++)
+		dma_free_coherent(dev, PAGE_SIZE, pages[i], dmas[i]);
 
-	dma = dma_map_single(dev, page_address(contig) + 100, PAGE_SIZE, DMA_TO_DEVICE);
-	KUNIT_ASSERT_FALSE(test, dma_mapping_error(dev, dma));
-	KUNIT_EXPECT_FALSE(test, in_pool(dev, dma));
-	KUNIT_EXPECT_EQ(test, usw_stat(bounced[USW_BOUNCE_STRADDLE]), bounced + 1);
-	dma_unmap_single(dev, dma, PAGE_SIZE, DMA_TO_DEVICE);
-	__free_pages(split, 1);
+	/* Within one page, or over consecutive frames, nothing straddles. */
+	contig = alloc_pages(GFP_KERNEL, 1);
+	KUNIT_ASSERT_NOT_NULL(test, contig);
+	if (machine_consecutive(page_address(contig), page_address(contig + 1))) {
+		dma = dma_map_single(dev, page_address(contig) + 100, PAGE_SIZE, DMA_TO_DEVICE);
+		KUNIT_ASSERT_FALSE(test, dma_mapping_error(dev, dma));
+		KUNIT_EXPECT_FALSE(test, in_pool(dev, dma));
+		KUNIT_EXPECT_EQ(test, usw_stat(bounced[USW_BOUNCE_STRADDLE]), bounced + 1);
+		dma_unmap_single(dev, dma, PAGE_SIZE, DMA_TO_DEVICE);
+	}
 	__free_pages(contig, 1);
 	KUNIT_EXPECT_EQ(test, used(), 0);
 }

@@ -24,7 +24,7 @@ class Errors {
     std::ostringstream os;
     os << std::hex;
     (os << ... << parts);
-    text_ += os.str() + "; ";
+    text_ += (text_.empty() ? "" : "; ") + os.str();
   }
   std::string Take(const std::string& what) { return text_.empty() ? text_ : what + ": " + text_; }
 

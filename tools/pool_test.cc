@@ -297,6 +297,21 @@ TEST(PoolAlloc, FallsToTheNextAreaAndWrapsAround) {
   EXPECT_EQ(h.Check(), "");
 }
 
+// The only free slot is the one just before the cursor: the scan must go all the way round.
+TEST(PoolAlloc, NextFitScansTheWholeCircle) {
+  PoolHarness h;
+  ASSERT_EQ(h.Init({0x80000000}, 1), "");
+  int got;
+  for (unsigned i = 0; i < kSegSlots; i++) ASSERT_EQ(h.Alloc(Req(1), 0), "");
+  ASSERT_EQ(h.Free(9), "");
+  ASSERT_EQ(h.Alloc(Req(1), 0, &got), "");
+  ASSERT_EQ(got, 9);
+  ASSERT_EQ(h.Free(9), "");
+  ASSERT_EQ(h.Alloc(Req(1), 0, &got), "");
+  EXPECT_EQ(got, 9);
+  EXPECT_EQ(h.Check(), "");
+}
+
 TEST(PoolAlloc, InvalidSizes) {
   PoolHarness h;
   ASSERT_EQ(h.Init({0x80000000}, 1), "");
@@ -464,6 +479,35 @@ TEST(PoolConcurrency, ThreadsMapFillVerifyAndUnmap) {
   EXPECT_LE(atomic_long_read(&pool->hiwater), long{pool->nslots});
   h.ResetHiwater();  // the model saw none of the threads' traffic
   EXPECT_EQ(h.Check(), "");  // every free run restored, every area empty
+}
+
+// usw_pool_max_mapping() wraps around for a min_align_mask past USW_SEG_SIZE: it returns
+// nearly SIZE_MAX where nothing at all can be promised.
+TEST(PoolRegression, MaxMappingNeverExceedsASegment) {
+  for (unsigned mask : {0x3ffffU, 0x40000U, 0x40001U, 0x7ffffU, 0xfffffU, UINT_MAX})
+    EXPECT_LE(usw_pool_max_mapping(mask), kSegSize) << "min_align_mask 0x" << std::hex << mask;
+}
+
+// With the bound above gone, usw_pool_alloc() accepts any size: requests that can never fit
+// get -ENOSPC instead of -EINVAL, and a size whose slot count overflows gets a "mapping" of 0
+// or 1 slot that the caller would then bounce terabytes through.
+TEST(PoolRegression, OversizedRequestsAreInvalid) {
+  struct {
+    const char* what;
+    usw_req req;
+  } cases[] = {
+      {"300 KiB, never fits", Req(300 * 1024, 0, 0x7ffff)},
+      {"slot count wraps to 0", Req(SIZE_MAX - (kSlot - 1), 0x7ff, 0x407ff)},
+      {"slot count truncates to 1", Req((1ULL << 43) + 1, 0x100000, UINT_MAX)},
+  };
+  for (const auto& c : cases) {
+    PoolHarness h;
+    ASSERT_EQ(h.Init({0x100000}, 1), "");
+    int got;
+    EXPECT_EQ(h.Alloc(c.req, 0, &got), "") << c.what;
+    EXPECT_EQ(got, -EINVAL) << c.what;
+    EXPECT_EQ(h.Check(), "") << c.what;
+  }
 }
 
 }  // namespace
