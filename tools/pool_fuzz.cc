@@ -41,18 +41,19 @@ std::vector<dma_addr_t> Layout(FuzzedDataProvider& in) {
   dma_addr_t base = kBase[in.ConsumeIntegralInRange(0, 2)];
   std::vector<dma_addr_t> bus(in.ConsumeIntegralInRange(1, 6));
   for (auto& b : bus) {
-    b = base + in.ConsumeIntegralInRange(0, 32 * kSegSlots) * kSlot;
+    b = base + in.ConsumeIntegralInRange(0U, 32 * kSegSlots) * kSlot;
     if (in.ConsumeIntegralInRange(0, 31) == 0) b += kSlot / 2;
   }
   return bus;
 }
 
 usw_req Request(FuzzedDataProvider& in) {
-  static constexpr unsigned kMinAlign[] = {0, 0x7ff, 0xfff, 0xffff, 0x1ffff, 0x3ffff};
+  static constexpr unsigned kMinAlign[] = {0, 0x7ff, 0xfff, 0xffff, 0x3ffff, 0x7ffff, UINT_MAX};
   usw_req req{};
   req.orig = in.ConsumeIntegral<uint64_t>();
-  req.size = in.ConsumeIntegralInRange<size_t>(0, kSegSize + kSlot);
-  req.min_align_mask = kMinAlign[in.ConsumeIntegralInRange(0, 5)];
+  req.size = in.ConsumeBool() ? in.ConsumeIntegralInRange<size_t>(0, kSegSize + kSlot)
+                              : in.ConsumeIntegral<size_t>();
+  req.min_align_mask = kMinAlign[in.ConsumeIntegralInRange(0, 6)];
   unsigned align_bits = in.ConsumeIntegralInRange(0, 20);
   req.alloc_align_mask = align_bits < 11 ? 0 : (1U << align_bits) - 1;
   unsigned boundary_bits = in.ConsumeIntegralInRange(11, 64);

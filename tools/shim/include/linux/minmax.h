@@ -2,7 +2,7 @@
 #ifndef _SHIM_LINUX_MINMAX_H
 #define _SHIM_LINUX_MINMAX_H
 
-/* Each argument is evaluated once, as in the kernel; the kernel's type checks are left to kbuild. */
+/* Arguments evaluated once, as in the kernel; its type checks are left to kbuild. */
 #define min(a, b) ({ __typeof__(a) _a = (a); __typeof__(b) _b = (b); _a < _b ? _a : _b; })
 #define max(a, b) ({ __typeof__(a) _a = (a); __typeof__(b) _b = (b); _a > _b ? _a : _b; })
 #define clamp(val, lo, hi) min(max(val, lo), hi)
