@@ -27,7 +27,8 @@ int usw_pool_init(struct usw_pool *pool, unsigned int nsegs, unsigned int nareas
 {
 	unsigned int a;
 
-	if (!nsegs || nsegs > UINT_MAX / USW_SEG_SLOTS)
+	/* Slot indices are returned as int by usw_pool_alloc(). */
+	if (!nsegs || nsegs > INT_MAX / USW_SEG_SLOTS)
 		return -EINVAL;
 	nareas = rounddown_pow_of_two(clamp(nareas, 1U, nsegs));
 
@@ -137,13 +138,15 @@ void usw_pool_destroy(struct usw_pool *pool)
  * @min_align_mask: the device's min_align_mask
  *
  * A mapping lives in one segment; keeping address bits under @min_align_mask may cost up to
- * that many bytes at its start.
+ * that many bytes at its start, or all of it for masks wider than a segment.
  *
- * Return: the size in bytes.
+ * Return: the size in bytes, 0 if nothing can be placed.
  */
 size_t usw_pool_max_mapping(unsigned int min_align_mask)
 {
-	return USW_SEG_SIZE - round_up((size_t)min_align_mask, USW_SLOT_SIZE);
+	size_t lost = round_up((size_t)min_align_mask, USW_SLOT_SIZE);
+
+	return lost < USW_SEG_SIZE ? USW_SEG_SIZE - lost : 0;
 }
 
 static bool usw_run_fits(const struct usw_pool *pool, unsigned int slot, unsigned int n,
@@ -283,9 +286,9 @@ bool usw_pool_free(struct usw_pool *pool, unsigned int head)
 	for (i = head; i > seg_start && pool->slots[i - 1].free; i--)
 		pool->slots[i - 1].free = ++count;
 	area->used -= n;
-	spin_unlock_irqrestore(&area->lock, flags);
-
+	/* Before the slots can be taken again, or used and hiwater overshoot the pool. */
 	atomic_long_sub(n, &pool->used);
+	spin_unlock_irqrestore(&area->lock, flags);
 	return true;
 }
 
