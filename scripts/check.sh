@@ -58,6 +58,15 @@ passed=$((passed + host_pass))
 failed=$((failed + host_fail))
 [ "$rc" -eq 0 ] || [ "$host_fail" -gt 0 ] || failed=$((failed + 1))
 
+step "pool fuzzer, 15 s"
+if make -C tools fuzz-smoke FUZZ_SECONDS=15 >.results/check-fuzz.log 2>&1; then
+	grep -E '^Done [0-9]+ runs' .results/check-fuzz.log || true
+	passed=$((passed + 1))
+else
+	tail -40 .results/check-fuzz.log
+	failed=$((failed + 1))
+fi
+
 for mode in qemu xen; do
 	step "KUnit in $mode"
 	log=.results/check-kunit-$mode.log
