@@ -10,6 +10,7 @@
 #include <kunit/test.h>
 #include <linux/dma-direct.h>
 #include <linux/dma-mapping.h>
+#include <linux/fs.h>
 #include <linux/highmem.h>
 #include <linux/kthread.h>
 #include <linux/platform_device.h>
@@ -842,6 +843,43 @@ static struct platform_driver usw_test_driver = {
 	.driver = { .name = "usw-kunit-drv" },
 };
 
+/* Write @text to /sys/kernel/uswiotlb/@file as a shell's echo would: Return: bytes or -errno. */
+static ssize_t usw_sysfs_write(const char *file, const char *text)
+{
+	char path[64];
+	struct file *f;
+	loff_t pos = 0;
+	ssize_t ret;
+
+	snprintf(path, sizeof(path), "/sys/kernel/uswiotlb/%s", file);
+	f = filp_open(path, O_WRONLY, 0);
+	if (IS_ERR(f))
+		return PTR_ERR(f);
+	ret = kernel_write(f, text, strlen(text), &pos);
+	filp_close(f, NULL);
+	return ret;
+}
+
+/* The line /sys/kernel/uswiotlb/devices shows for @dev, or "" */
+static void usw_devices_line(struct kunit *test, struct device *dev, char *line, size_t size)
+{
+	char *buf = kunit_kzalloc(test, PAGE_SIZE, GFP_KERNEL), *cur, *l;
+	size_t n = strlen(dev_name(dev));
+	struct file *f;
+	loff_t pos = 0;
+
+	*line = '\0';
+	KUNIT_ASSERT_NOT_NULL(test, buf);
+	f = filp_open("/sys/kernel/uswiotlb/devices", O_RDONLY, 0);
+	KUNIT_ASSERT_FALSE(test, IS_ERR(f));
+	KUNIT_EXPECT_GE(test, kernel_read(f, buf, PAGE_SIZE - 1, &pos), 0);
+	filp_close(f, NULL);
+	cur = buf;
+	while ((l = strsep(&cur, "\n")))
+		if (!strncmp(l, dev_name(dev), n) && l[n] == ' ')
+			strscpy(line, l, size);
+}
+
 static void usw_test_bound_driver(struct kunit *test)
 {
 	struct platform_device_info info = {
@@ -851,6 +889,7 @@ static void usw_test_bound_driver(struct kunit *test)
 	};
 	struct platform_device *pdev;
 	unsigned int refs = usw_module_refs();
+	char line[128];
 
 	KUNIT_ASSERT_EQ(test, platform_driver_register(&usw_test_driver), 0);
 	pdev = platform_device_register_full(&info);
@@ -866,6 +905,8 @@ static void usw_test_bound_driver(struct kunit *test)
 	KUNIT_ASSERT_EQ(test, platform_driver_register(&usw_test_driver), 0);
 	KUNIT_EXPECT_NOT_NULL(test, pdev->dev.driver);
 	KUNIT_EXPECT_EQ(test, usw_module_refs(), refs + 1);
+	usw_devices_line(test, &pdev->dev, line, sizeof(line));
+	KUNIT_EXPECT_STREQ(test, line, "usw-kunit-drv bound driver=usw-kunit-drv ops=uswiotlb");
 	KUNIT_EXPECT_EQ(test, usw_detach(&pdev->dev), -EBUSY);
 	KUNIT_EXPECT_PTR_EQ(test, get_dma_ops(&pdev->dev), &usw_dma_ops);
 
@@ -874,6 +915,41 @@ static void usw_test_bound_driver(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, usw_detach(&pdev->dev), 0);
 	KUNIT_EXPECT_NULL(test, pdev->dev.dma_ops);
 	platform_device_unregister(pdev);
+}
+
+/* The sysfs files as an admin uses them: through the VFS, with echo's newline. */
+static void usw_test_sysfs_files(struct kunit *test)
+{
+	struct usw_test *t = test->priv;
+	static const char *const bad[] = { "\n", "two words\n", "a,b\n", "\t\n",
+		"usw-kunit-name-that-is-much-too-long-for-any-pci-or-platform-device\n" };
+	char line[128], want[128], text[80];
+	unsigned int i;
+
+	usw_devices_line(test, t->dev, line, sizeof(line));
+	snprintf(want, sizeof(want), "%s unbound driver=- ops=uswiotlb", dev_name(t->dev));
+	KUNIT_EXPECT_STREQ(test, line, want);
+
+	for (i = 0; i < ARRAY_SIZE(bad); i++) {
+		KUNIT_EXPECT_EQ_MSG(test, usw_sysfs_write("attach", bad[i]), -EINVAL, "%s", bad[i]);
+		KUNIT_EXPECT_EQ_MSG(test, usw_sysfs_write("detach", bad[i]), -EINVAL, "%s", bad[i]);
+	}
+	KUNIT_EXPECT_PTR_EQ(test, get_dma_ops(t->dev), &usw_dma_ops);
+	KUNIT_EXPECT_EQ(test, usw_sysfs_write("attach", "usw-kunit-no-such-device\n"), -ENODEV);
+
+	/* Surrounding blanks are not part of the name. */
+	snprintf(text, sizeof(text), "  %s\n", dev_name(t->dev));
+	KUNIT_EXPECT_EQ(test, usw_sysfs_write("detach", text), (ssize_t)strlen(text));
+	KUNIT_EXPECT_NULL(test, t->dev->dma_ops);
+	t->attached = t->dev->dma_ops == &usw_dma_ops;
+	usw_devices_line(test, t->dev, line, sizeof(line));
+	KUNIT_EXPECT_STREQ(test, line, "");
+
+	snprintf(text, sizeof(text), "%s\n", dev_name(t->dev));
+	KUNIT_EXPECT_EQ(test, usw_sysfs_write("attach", text), (ssize_t)strlen(text));
+	t->attached = t->dev->dma_ops == &usw_dma_ops;
+	KUNIT_EXPECT_TRUE(test, t->attached);
+	KUNIT_EXPECT_EQ(test, usw_sysfs_write("attach", text), -EEXIST);
 }
 
 static void usw_test_syncs_reach_us(struct kunit *test)
@@ -951,6 +1027,7 @@ static void usw_test_pool_size_values(struct kunit *test)
 static struct kunit_case usw_ctl_cases[] = {
 	KUNIT_CASE(usw_test_attach_refusals),
 	KUNIT_CASE(usw_test_bound_driver),
+	KUNIT_CASE(usw_test_sysfs_files),
 	KUNIT_CASE(usw_test_syncs_reach_us),
 	KUNIT_CASE(usw_test_attach_all_new_devices),
 	KUNIT_CASE(usw_test_pool_size_values),

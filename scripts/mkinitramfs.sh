@@ -2,7 +2,11 @@
 # Build the test initramfs: static busybox, scripts/init/init as /init, and the given modules
 # with their insmod arguments, loaded by /init in command-line order.
 #
-#   scripts/mkinitramfs.sh -o OUT.cpio [-- MOD1.ko [ARGS...] [-- MOD2.ko [ARGS...]]...]
+#   scripts/mkinitramfs.sh -o OUT.cpio [-i INIT] [-f SRC:DEST]... [-- MOD1.ko [ARGS...] [-- ...]]
+#
+#   -i INIT      use INIT as /init instead of scripts/init/init
+#   -f SRC:DEST  add file SRC as DEST (executables stay executable); parent directories of
+#                DEST are created
 #
 # The archive is written with the kernel's own usr/gen_init_cpio, so device nodes need no root,
 # and left uncompressed: it is small, and decompressing under TCG costs more than reading it.
@@ -13,12 +17,15 @@ here=$(cd "$(dirname "$0")" && pwd)
 cache=${USWIOTLB_CACHE:-$HOME/.cache/uswiotlb}
 busybox=${BUSYBOX:-/bin/busybox}
 
-usage() { sed -n '5p' "$0" | sed 's/^# *//' >&2; exit 2; }
+usage() { sed -n '5,9p' "$0" | sed 's/^# *//' >&2; exit 2; }
 
-out=""
+out="" init=$here/init/init
+files=()
 while [ $# -gt 0 ]; do
 	case $1 in
 	-o) [ $# -ge 2 ] || usage; out=$2; shift 2 ;;
+	-i) [ $# -ge 2 ] || usage; init=$2; shift 2 ;;
+	-f) [ $# -ge 2 ] && [[ $2 == ?*:/?* ]] || usage; files+=("$2"); shift 2 ;;
 	--) break ;;
 	*) usage ;;
 	esac
@@ -52,8 +59,24 @@ dir /tmp 1777 0 0
 dir /modules 0755 0 0
 file /bin/busybox $busybox 0755 0 0
 slink /bin/sh busybox 0777 0 0
-file /init $here/init/init 0755 0 0
+file /init $(realpath "$init") 0755 0 0
 EOF
+
+declare -A dirs=([/dev]=1 [/bin]=1 [/proc]=1 [/sys]=1 [/tmp]=1 [/modules]=1)
+for f in "${files[@]}"; do
+	src=${f%%:*} dest=${f#*:}
+	[ -f "$src" ] || { echo "mkinitramfs: no such file: $src" >&2; exit 1; }
+	d=$(dirname "$dest") parents=()
+	while [ "$d" != / ] && [ -z "${dirs[$d]:-}" ]; do
+		dirs[$d]=1
+		parents=("$d" "${parents[@]}")
+		d=$(dirname "$d")
+	done
+	for d in "${parents[@]}"; do echo "dir $d 0755 0 0" >>"$spec"; done
+	mode=0644
+	[ ! -x "$src" ] || mode=0755
+	echo "file $dest $(realpath "$src") $mode 0 0" >>"$spec"
+done
 
 # Modules: "--" separates groups, the first word of a group is the .ko, the rest its arguments.
 n=0

@@ -28,7 +28,8 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
-cache=${USWIOTLB_CACHE:-$HOME/.cache/uswiotlb}
+# shellcheck source=lib/boot.sh
+. "$here/lib/boot.sh"
 
 usage() { sed -n '/^#   scripts/,/^#   -v/s/^# \{0,3\}//p' "$0" >&2; exit 2; }
 die() { echo "run-kunit: $*" >&2; exit 2; }
@@ -129,97 +130,28 @@ set -- "${set_args[@]}"
 initrd=$out/initramfs.cpio
 "$here/mkinitramfs.sh" -o "$initrd" "$@"
 
-# Common kernel command line: every oops, WARN, soft lockup or hung task is a panic, and a panic
-# never reboots into a second run, so a crash always leaves the end marker missing.
-kargs="panic=-1 oops=panic panic_on_warn=1 softlockup_panic=1 hung_task_panic=1 printk.time=1"
-# 256 legacy BSD ptys cost seconds of device creation in a PV dom0 under TCG; nothing uses them.
-kargs+=" pty.legacy_count=0"
-kargs+=" kunit.enable=1 ktest.result=$([ "$channel" = serial ] && echo ttyS1 || echo console)"
+kargs="$boot_kargs kunit.enable=1"
+kargs+=" ktest.result=$([ "$channel" = serial ] && echo ttyS1 || echo console)"
 [ "$rmmod" = 1 ] || kargs+=" ktest.rmmod=0"
 [ -z "$filter" ] || kargs+=" kunit.filter_glob=$filter"
 [ -z "$append" ] || kargs+=" $append"
 
-qemu=(qemu-system-x86_64 -accel tcg -smp 2 -nodefaults -display none -monitor none -no-reboot
-	-serial "file:$console" -chardev "file,path=$chan,id=r" -serial chardev:r)
-if [ "$mode" = qemu ]; then
-	qemu+=(-m "$mem" -kernel "$bzimage" -initrd "$initrd" -append "console=ttyS0 $kargs")
-else
-	# QEMU's -kernel/-initrd take a gzipped Xen only as a plain ELF: unpack it once.
-	xen_gz=/boot/xen-4.17-amd64.gz
-	[ -f "$xen_gz" ] || die "$xen_gz missing (scripts/deps.sh installs xen-hypervisor-4.17-amd64)"
-	xen=$cache/xen/xen-4.17-amd64-$(sha256sum "$xen_gz" | cut -c1-16)
-	if [ ! -f "$xen" ]; then
-		mkdir -p "$(dirname "$xen")"
-		gunzip -c "$xen_gz" >"$xen.tmp"
-		mv "$xen.tmp" "$xen"
-	fi
-	# Xen keeps com1 (ttyS0) for itself and leaves com2 (ttyS1) to dom0, which drives it as an
-	# ordinary 8250. dom0's poweroff makes Xen enter ACPI S5 and QEMU exits; after a dom0 crash
-	# noreboot leaves Xen idling with the backtrace on screen and we stop QEMU ourselves.
-	# -cpu qemu64,+svm: with -cpu max dom0 dies on its first exception (qemu-xen.md).
-	xargs="console=com1 com1=115200,8n1 dom0_mem=768M,max:768M loglvl=all guest_loglvl=all"
-	xargs+=" noreboot console_timestamps=boot bootscrub=0${xen_append:+ $xen_append}"
-	dargs="console=hvc0 earlyprintk=xen $kargs"
-	# Multiboot module list: "," separates modules, ",," is a literal comma.
-	# shellcheck disable=SC2054 # the commas belong to QEMU options
-	qemu+=(-cpu qemu64,+svm -m "$mem" -kernel "$xen" -append "$xargs"
-		-initrd "$bzimage ${dargs//,/,,},$initrd")
-fi
-printf '%q ' "${qemu[@]}" >"$out/qemu-cmdline"
+boot_qemu_cmd "$mode" "$bzimage" "$initrd" "$kargs" "$mem" "$xen_append" "$console" "$chan" ||
+	die "cannot set up the QEMU command line"
+printf '%q ' "${boot_cmd[@]}" >"$out/qemu-cmdline"
 echo >>"$out/qemu-cmdline"
 
 echo "run-kunit: $mode: ${mod_names[*]} (logs: $out)"
-clean() { tr -d '\r' <"$1" | grep -av '^(XEN)' || true; }
 chan_file=$chan
 [ "$channel" = serial ] || chan_file=$console
-t0=$(date +%s.%N)
-qpid="" tailpid=""
-# An interrupted run must not leave QEMU behind; only our own children are signalled.
-trap 'for p in $qpid $tailpid; do kill "$p" 2>/dev/null || true; done' EXIT
-trap 'exit 130' INT TERM
-timeout -k 5 "$tmo" "${qemu[@]}" </dev/null >"$out/qemu.out" 2>&1 &
-qpid=$!
-if [ "$verbose" = 1 ]; then
-	tail -n +1 -f "$console" >&2 &
-	tailpid=$!
-fi
-
-# Watch both logs: stop as soon as the verdict is in (end marker) or a crash is certain.
-xen_panic_re='^\(XEN\) .*(Panic on CPU|Hardware Dom0 crashed|Manual reset required)'
-crash_re="Kernel panic - not syncing|$xen_panic_re"
-halt_re='reboot: Power down|Hardware Dom0 (halted|shutdown)'
-state=running deadline=""
-while kill -0 "$qpid" 2>/dev/null; do
-	now=$(date +%s)
-	if [ "$state" = running ]; then
-		if grep -aq '^@@KTEST end' "$chan_file"; then
-			state=finished deadline=$((now + 10))
-		elif grep -aqE "$crash_re" "$console"; then
-			state=crashed deadline=$((now + 2)) # let the backtrace reach the log
-		fi
-	elif [ "$state" = finished ] && grep -aqE "$halt_re" "$console"; then
-		sleep 0.3 # QEMU exits by itself without Xen; with Xen it must be stopped
-		kill "$qpid" 2>/dev/null || true
-	elif [ "$now" -ge "$deadline" ]; then
-		kill "$qpid" 2>/dev/null || true
-	fi
-	sleep 0.2
-done
-qrc=0
-wait "$qpid" || qrc=$?
-qpid=""
-[ -z "$tailpid" ] || kill "$tailpid" 2>/dev/null || true
-tailpid=""
-wall=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
-[ "$state" = running ] && [ "$qrc" = 124 ] && state=timeout
-[ "$state" = running ] && grep -aq '^@@KTEST end' "$chan_file" && state=finished
-[ "$state" = running ] && grep -aqE "$crash_re" "$console" && state=crashed
+boot_run "$tmo" "$console" "$chan_file" "$verbose" "$out/qemu.out"
+state=$boot_state qrc=$boot_qrc wall=$boot_wall
 
 # --- Verdict -------------------------------------------------------------------------------
 fail=()
 stream=$out/stream.log
 # In console mode keep only the framed part; Xen's own lines are dropped in both modes.
-clean "$chan_file" | sed -n '/^@@KTEST begin/,/^@@KTEST end/p' >"$stream"
+boot_clean "$chan_file" | sed -n '/^@@KTEST begin/,/^@@KTEST end/p' >"$stream"
 
 case $state in
 timeout) fail+=("timeout after ${tmo}s (no end marker)") ;;
@@ -246,11 +178,7 @@ while read -r _ what m rest; do
 	insmod-ok) echo "run-kunit: insmod $m: ok" ;;
 	insmod-fail) echo "run-kunit: insmod $m: FAIL $rest"; fail+=("insmod $m failed: $rest") ;;
 	rmmod-fail) echo "run-kunit: rmmod $m: FAIL $rest"; fail+=("rmmod $m failed: $rest") ;;
-	taint)
-		# Allowed: O (out-of-tree, 12), E (unsigned, 13), N (KUnit ran, 18).
-		if [ $((m & ~((1 << 12) | (1 << 13) | (1 << 18)))) -ne 0 ]; then
-			fail+=("kernel tainted ($m)")
-		fi ;;
+	taint) boot_taint_ok "$m" || fail+=("kernel tainted ($m)") ;;
 	esac
 done < <(grep '^@@KTEST ' "$stream")
 
@@ -258,7 +186,7 @@ done < <(grep '^@@KTEST ' "$stream")
 # printed its progress to the console: recover that, so the cases that passed before the crash
 # count and kunit.py reports the unfinished one as crashed.
 recover_from_console() { # SUITE FILE
-	clean "$console" | sed -E 's/^\[ *[0-9]+\.[0-9]+\] ?//' | awk -v s="$1" '
+	boot_clean "$console" | sed -E 's/^\[ *[0-9]+\.[0-9]+\] ?//' | awk -v s="$1" '
 		!on && $0 ~ "^ *# Subtest: " s "$" { on = 1; print "KTAP version 1"; print "1..1"
 			ind = $0; sub(/#.*/, "", ind); print ind "KTAP version 1" }
 		on { print }
@@ -309,13 +237,9 @@ for s in "${order[@]}"; do
 done
 [ "$found" -gt 0 ] || fail+=("no suite results found")
 
-# Kernel trouble that did not (yet) panic; Xen's own lines are checked only for its panics.
-oops_re='Kernel panic|BUG:|WARNING:|Oops|Call Trace|general protection fault|UBSAN:|KASAN:'
-oops=$(clean "$console" | grep -aE "$oops_re" | head -3 || true)
-[ -z "$oops" ] || fail+=("kernel trouble on the console: $(echo "$oops" | head -1)")
-if [ "$mode" = xen ] && tr -d '\r' <"$console" | grep -aqE "$xen_panic_re"; then
-	fail+=("Xen reported a dom0 crash or panic")
-fi
+# Kernel trouble that did not (yet) panic.
+trouble=$(boot_trouble "$mode" "$console")
+[ -z "$trouble" ] || fail+=("$trouble")
 
 if [ ${#fail[@]} -gt 0 ] && [ "$failed" -eq 0 ]; then
 	failed=1 # a broken run never reads as "0 failed"

@@ -29,6 +29,7 @@
  * @orig_ops: its dma_ops before we came, restored on detach
  * @forced: it bounces everything (swiotlb=force or restricted pool); counted in usw_force_key
  * @bound: a driver is bound; we hold a module reference for it
+ * @driver: name of the bound driver, copied at bind time for the devices file
  */
 struct usw_attached {
 	struct list_head node;
@@ -36,6 +37,7 @@ struct usw_attached {
 	const struct dma_map_ops *orig_ops;
 	bool forced;
 	bool bound;
+	char driver[32];
 };
 
 static LIST_HEAD(usw_attached);
@@ -100,12 +102,16 @@ int usw_attach(struct device *dev)
 
 	device_lock(dev);
 	mutex_lock(&usw_attach_lock);
-	if (usw_find(dev))
+	if (usw_find(dev)) {
 		ret = -EEXIST;
-	else if (dev->driver)
+	} else if (dev->driver) {
+		/* Named under the device lock: the driver cannot go away meanwhile. */
+		dev_err(dev, "uswiotlb: not attached: driver %s is bound; unbind it first\n",
+			dev->driver->name);
 		ret = -EBUSY;
-	else if (usw_in_iommu_domain(dev))
+	} else if (usw_in_iommu_domain(dev)) {
 		ret = -EOPNOTSUPP;
+	}
 	if (ret)
 		goto out;
 
@@ -123,10 +129,7 @@ out:
 	mutex_unlock(&usw_attach_lock);
 	device_unlock(dev);
 	kfree(a);
-	if (ret == -EBUSY)
-		dev_err(dev, "uswiotlb: not attached: driver %s is bound; unbind it first\n",
-			dev->driver ? dev->driver->name : "?");
-	else if (ret == -EOPNOTSUPP)
+	if (ret == -EOPNOTSUPP)
 		dev_err(dev, "uswiotlb: not attached: it is in an IOMMU DMA domain\n");
 	else if (ret == -EEXIST)
 		dev_err(dev, "uswiotlb: already attached\n");
@@ -148,18 +151,18 @@ int usw_detach(struct device *dev)
 	device_lock(dev);
 	mutex_lock(&usw_attach_lock);
 	a = usw_find(dev);
-	if (!a)
+	if (!a) {
 		ret = -ENODEV;
-	else if (dev->driver)
+	} else if (dev->driver) {
+		dev_err(dev, "uswiotlb: not detached: driver %s is bound; unbind it first\n",
+			dev->driver->name);
 		ret = -EBUSY;
-	else
+	} else {
 		usw_release(a);
+	}
 	mutex_unlock(&usw_attach_lock);
 	device_unlock(dev);
-	if (ret == -EBUSY)
-		dev_err(dev, "uswiotlb: not detached: driver %s is bound; unbind it first\n",
-			dev->driver ? dev->driver->name : "?");
-	else if (ret == -ENODEV)
+	if (ret == -ENODEV)
 		dev_err(dev, "uswiotlb: not detached: not attached\n");
 	return ret;
 }
@@ -257,12 +260,14 @@ static int usw_bus_notify(struct notifier_block *nb, unsigned long action, void 
 	switch (action) {
 	case BUS_NOTIFY_BIND_DRIVER:
 		a->bound = true;
+		strscpy(a->driver, dev->driver->name, sizeof(a->driver));
 		__module_get(THIS_MODULE);
 		break;
 	case BUS_NOTIFY_UNBOUND_DRIVER:
 	case BUS_NOTIFY_DRIVER_NOT_BOUND:
 		if (a->bound) {
 			a->bound = false;
+			a->driver[0] = '\0';
 			module_put(THIS_MODULE);
 		}
 		break;
@@ -279,18 +284,22 @@ static struct notifier_block usw_bus_nb[ARRAY_SIZE(usw_buses)];
 
 static ssize_t usw_name_store(const char *buf, size_t count, int (*op)(const char *name))
 {
-	char name[64];
+	char copy[64], *name;
 	int ret;
 
-	if (count >= sizeof(name))
-		return -EINVAL;
-	memcpy(name, buf, count);
-	name[count] = '\0';
-	strim(name);
+	if (count >= sizeof(copy))
+		goto bad;
+	memcpy(copy, buf, count);
+	copy[count] = '\0';
+	name = strim(copy);
 	if (!*name || strpbrk(name, " \t\n,"))
-		return -EINVAL;
+		goto bad;
 	ret = op(name);
 	return ret ? ret : count;
+bad:
+	pr_err_ratelimited("uswiotlb: write one device name, e.g. 0000:00:04.0 (%zu bytes given)\n",
+			   count);
+	return -EINVAL;
 }
 
 static ssize_t attach_store(struct kobject *kobj, struct kobj_attribute *attr, const char *buf,
@@ -311,9 +320,13 @@ static ssize_t devices_show(struct kobject *kobj, struct kobj_attribute *attr, c
 	int len = 0;
 
 	mutex_lock(&usw_attach_lock);
-	list_for_each_entry(a, &usw_attached, node)
-		len += sysfs_emit_at(buf, len, "%s %s%s\n", dev_name(a->dev),
-				     a->bound ? "bound" : "unbound", a->forced ? " forced" : "");
+	list_for_each_entry(a, &usw_attached, node) {
+		/* ops= is what the device really uses now, in case someone swapped them. */
+		len += sysfs_emit_at(buf, len, "%s %s driver=%s ops=%s%s\n", dev_name(a->dev),
+				     a->bound ? "bound" : "unbound", a->bound ? a->driver : "-",
+				     get_dma_ops(a->dev) == &usw_dma_ops ? "uswiotlb" : "other",
+				     a->forced ? " forced" : "");
+	}
 	mutex_unlock(&usw_attach_lock);
 	return len;
 }

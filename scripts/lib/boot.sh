@@ -1,0 +1,119 @@
+# shellcheck shell=bash
+# Booting a kernel under QEMU (TCG), alone or as a Xen PV dom0, and watching it until the guest's
+# /init has delivered its verdict on the side channel. Sourced by run-kunit.sh and run-demo.sh.
+#
+# The guest reports on the second serial port (ttyS1 in both modes: Xen keeps com1 for itself)
+# between "@@KTEST begin" and "@@KTEST end" lines; the console (Xen and dom0 mixed) goes to a file.
+
+# Every oops, WARN, soft lockup or hung task is a panic, and a panic never reboots into a second
+# run, so a crash always leaves the end marker missing. 256 legacy BSD ptys cost seconds of
+# device creation in a PV dom0 under TCG; nothing uses them.
+boot_kargs="panic=-1 oops=panic panic_on_warn=1 softlockup_panic=1 hung_task_panic=1"
+boot_kargs+=" printk.time=1 pty.legacy_count=0"
+
+boot_xen_panic_re='^\(XEN\) .*(Panic on CPU|Hardware Dom0 crashed|Manual reset required)'
+boot_oops_re='Kernel panic|BUG:|WARNING:|Oops|Call Trace|general protection fault|UBSAN:|KASAN:'
+
+# The console without carriage returns and without Xen's own lines.
+boot_clean() { tr -d '\r' <"$1" | grep -av '^(XEN)' || true; }
+
+# Print the path of Xen unpacked for QEMU: its -kernel takes a gzipped Xen only as a plain ELF.
+boot_xen_image() {
+	local gz=/boot/xen-4.17-amd64.gz cache=${USWIOTLB_CACHE:-$HOME/.cache/uswiotlb} xen
+	[ -f "$gz" ] || { echo "$gz missing (scripts/deps.sh installs xen-hypervisor-4.17-amd64)" >&2
+		return 1; }
+	xen=$cache/xen/xen-4.17-amd64-$(sha256sum "$gz" | cut -c1-16)
+	if [ ! -f "$xen" ]; then
+		mkdir -p "$(dirname "$xen")"
+		gunzip -c "$gz" >"$xen.tmp"
+		mv "$xen.tmp" "$xen"
+	fi
+	echo "$xen"
+}
+
+# boot_qemu_cmd MODE KERNEL INITRD KARGS MEM XEN_APPEND CONSOLE CHANNEL [EXTRA QEMU ARGS...]
+# Fill the array boot_cmd with the QEMU command line.
+boot_qemu_cmd() {
+	local mode=$1 kernel=$2 initrd=$3 kargs=$4 mem=$5 xen_append=$6 console=$7 chan=$8 xen
+	local xargs dargs
+	shift 8
+	boot_cmd=(qemu-system-x86_64 -accel tcg -smp 2 -nodefaults -display none -monitor none
+		-no-reboot -m "$mem" -serial "file:$console" -chardev "file,path=$chan,id=r"
+		-serial chardev:r "$@")
+	if [ "$mode" = qemu ]; then
+		boot_cmd+=(-kernel "$kernel" -initrd "$initrd" -append "console=ttyS0 $kargs")
+		return
+	fi
+	xen=$(boot_xen_image) || return 1
+	# dom0's poweroff makes Xen enter ACPI S5 and QEMU exits; after a dom0 crash noreboot leaves
+	# Xen idling with the backtrace on screen and boot_watch stops QEMU.
+	# -cpu qemu64,+svm: with -cpu max dom0 dies on its first exception (qemu-xen.md).
+	xargs="console=com1 com1=115200,8n1 dom0_mem=768M,max:768M loglvl=all guest_loglvl=all"
+	xargs+=" noreboot console_timestamps=boot bootscrub=0${xen_append:+ $xen_append}"
+	dargs="console=hvc0 earlyprintk=xen $kargs"
+	# Multiboot module list: "," separates modules, ",," is a literal comma.
+	# shellcheck disable=SC2054 # the commas belong to QEMU options
+	boot_cmd+=(-cpu qemu64,+svm -kernel "$xen" -append "$xargs"
+		-initrd "$kernel ${dargs//,/,,},$initrd")
+}
+
+# boot_run TIMEOUT CONSOLE CHANNEL VERBOSE QEMU-OUT: run boot_cmd until the end marker is on
+# the channel (then give the guest 10 s to power off), a panic is on the console, or TIMEOUT.
+# Sets boot_state (finished|crashed|timeout|running = exited without verdict), boot_qrc and
+# boot_wall (seconds).
+boot_run() {
+	local tmo=$1 console=$2 chan=$3 verbose=$4 qout=$5 t0 now deadline=""
+	local crash_re="Kernel panic - not syncing|$boot_xen_panic_re"
+	local halt_re='reboot: Power down|Hardware Dom0 (halted|shutdown)'
+	t0=$(date +%s.%N)
+	boot_qpid="" boot_tailpid=""
+	# An interrupted run must not leave QEMU behind; only our own children are signalled.
+	trap 'for p in $boot_qpid $boot_tailpid; do kill "$p" 2>/dev/null || true; done' EXIT
+	trap 'exit 130' INT TERM
+	timeout -k 5 "$tmo" "${boot_cmd[@]}" </dev/null >"$qout" 2>&1 &
+	boot_qpid=$!
+	if [ "$verbose" = 1 ]; then
+		tail -n +1 -f "$console" >&2 &
+		boot_tailpid=$!
+	fi
+	boot_state=running
+	while kill -0 "$boot_qpid" 2>/dev/null; do
+		now=$(date +%s)
+		if [ "$boot_state" = running ]; then
+			if grep -aq '^@@KTEST end' "$chan"; then
+				boot_state=finished deadline=$((now + 10))
+			elif grep -aqE "$crash_re" "$console"; then
+				boot_state=crashed deadline=$((now + 2)) # let the backtrace reach the log
+			fi
+		elif [ "$boot_state" = finished ] && grep -aqE "$halt_re" "$console"; then
+			sleep 0.3 # QEMU exits by itself without Xen; with Xen it must be stopped
+			kill "$boot_qpid" 2>/dev/null || true
+		elif [ "$now" -ge "$deadline" ]; then
+			kill "$boot_qpid" 2>/dev/null || true
+		fi
+		sleep 0.2
+	done
+	boot_qrc=0
+	wait "$boot_qpid" || boot_qrc=$?
+	boot_qpid=""
+	[ -z "$boot_tailpid" ] || kill "$boot_tailpid" 2>/dev/null || true
+	boot_tailpid=""
+	boot_wall=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
+	[ "$boot_state" = running ] && [ "$boot_qrc" = 124 ] && boot_state=timeout
+	[ "$boot_state" = running ] && grep -aq '^@@KTEST end' "$chan" && boot_state=finished
+	[ "$boot_state" = running ] && grep -aqE "$crash_re" "$console" && boot_state=crashed
+	return 0
+}
+
+# boot_trouble MODE CONSOLE: print the first sign of kernel or Xen trouble on the console.
+boot_trouble() {
+	local oops
+	oops=$(boot_clean "$2" | grep -aE "$boot_oops_re" | head -1 || true)
+	[ -z "$oops" ] || { echo "kernel trouble on the console: $oops"; return; }
+	if [ "$1" = xen ] && tr -d '\r' <"$2" | grep -aqE "$boot_xen_panic_re"; then
+		echo "Xen reported a dom0 crash or panic"
+	fi
+}
+
+# boot_taint_ok MASK: only O (out-of-tree, 12), E (unsigned, 13), N (KUnit ran, 18) allowed.
+boot_taint_ok() { [ $(($1 & ~((1 << 12) | (1 << 13) | (1 << 18)))) -eq 0 ]; }
