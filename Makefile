@@ -2,11 +2,13 @@
 #
 #   make [KDIR=/path/to/kernel/build]   build uswiotlb.ko (and the KUnit module if KUnit is on)
 #   make check                          everything CI runs, from a fresh Debian 12 machine
-#   make demo                           uswiotlb in a Xen PV dom0 under QEMU
+#   make demo [KVER=6.12|6.1]           uswiotlb carrying NVMe + NIC DMA in a Xen PV dom0
+#   make demo-all                       the demo on both stock kernels
 #
 # Kbuild reads the file named Kbuild; this Makefile is only the front door.
 
 KDIR ?= /lib/modules/$(shell uname -r)/build
+KVER ?= 6.12
 
 all: modules
 
@@ -24,6 +26,9 @@ check-host:
 	$(MAKE) -C tools check
 
 demo:
-	scripts/demo.sh
+	scripts/demo.sh $(KVER)
 
-.PHONY: all modules clean check check-host demo
+demo-all:
+	scripts/demo.sh 6.12 6.1
+
+.PHONY: all modules clean check check-host demo demo-all

@@ -12,6 +12,7 @@
 #include <linux/dma-mapping.h>
 #include <linux/fs.h>
 #include <linux/highmem.h>
+#include <linux/delay.h>
 #include <linux/kthread.h>
 #include <linux/platform_device.h>
 #include <linux/random.h>
@@ -615,6 +616,8 @@ struct usw_worker {
 	struct completion done;
 	unsigned int seed;
 	int errors;
+	const bool *stop;	/* run until *stop; NULL: 300 rounds */
+	unsigned int rounds;
 };
 
 static int usw_worker_fn(void *data)
@@ -628,7 +631,7 @@ static int usw_worker_fn(void *data)
 		w->errors = -ENOMEM;
 		goto out;
 	}
-	for (iter = 0; iter < 300; iter++) {
+	for (iter = 0; w->stop ? !READ_ONCE(*w->stop) : iter < 300; iter++) {
 		size_t len, i;
 		dma_addr_t dma;
 
@@ -655,6 +658,7 @@ static int usw_worker_fn(void *data)
 			w->errors++;
 		cond_resched();
 	}
+	w->rounds = iter;
 out:
 	kfree(buf);
 	kfree(dev_data);
@@ -696,6 +700,38 @@ static bool machine_consecutive(void *a, void *b)
  * mostly contiguous, so make such a pair: every one-page coherent allocation below 4 GiB is
  * exchanged with Xen on its own, and the page allocator tends to hand out neighbours.
  */
+/*
+ * force flipped while other CPUs map and unmap: every flip patches the jump sites the workers
+ * are running through, and mappings made on either side of a flip must still verify.
+ */
+static void usw_test_force_flipped_under_load(struct kunit *test)
+{
+	struct usw_worker w[2];
+	bool stop = false;
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(w); i++) {
+		struct task_struct *task;
+
+		w[i] = (struct usw_worker){ .dev = tdev(test), .seed = 77 * (i + 1), .stop = &stop };
+		init_completion(&w[i].done);
+		task = kthread_run(usw_worker_fn, &w[i], "usw-flip-%u", i);
+		KUNIT_ASSERT_FALSE(test, IS_ERR(task));
+	}
+	for (i = 0; i < 400; i++) {
+		usw_set_force(i % 2 == 0);
+		usleep_range(200, 400);
+	}
+	usw_set_force(false);
+	WRITE_ONCE(stop, true);
+	for (i = 0; i < ARRAY_SIZE(w); i++) {
+		wait_for_completion(&w[i].done);
+		KUNIT_EXPECT_EQ_MSG(test, w[i].errors, 0, "worker %u", i);
+		KUNIT_EXPECT_GT_MSG(test, w[i].rounds, 0U, "worker %u", i);
+	}
+	KUNIT_EXPECT_EQ(test, used(), 0);
+}
+
 static u8 *split_pair(struct kunit *test, void **pages, dma_addr_t *dmas, int n)
 {
 	struct device *dev = tdev(test);
@@ -800,6 +836,7 @@ static struct kunit_case usw_map_cases[] = {
 	KUNIT_CASE(usw_test_unknown_unmap),
 	KUNIT_CASE(usw_test_force_toggled),
 	KUNIT_CASE(usw_test_concurrent),
+	KUNIT_CASE(usw_test_force_flipped_under_load),
 	KUNIT_CASE(usw_test_xen_straddle),
 	KUNIT_CASE(usw_test_coherent_alloc),
 	{}

@@ -1,12 +1,31 @@
 #!/bin/bash
-# `make demo`: boot Xen 4.17 under QEMU with the test kernel as PV dom0, load uswiotlb there and
-# run its KUnit suites against the real hypervisor (p2m translation, machine-contiguous pool).
+# `make demo` / `make demo-all`: uswiotlb carrying an NVMe disk and two NICs in a Xen PV dom0
+# running Debian's stock kernel, under QEMU; see scripts/run-demo.sh and scripts/init/demo.
+#
+#   scripts/demo.sh [6.12|6.1]...     (default 6.12)
+#
+# Installs what it needs, fetches the stock kernel image, builds uswiotlb.ko against that
+# kernel's headers and the workload tools, boots, and prints the report. Exits non-zero if any
+# check failed on any kernel.
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
+cache=${USWIOTLB_CACHE:-$HOME/.cache/uswiotlb}
+[ $# -gt 0 ] || set -- 6.12
+
 scripts/deps.sh
-kdir=$(scripts/build-kernel.sh x86_64)
-scripts/build-module.sh "$kdir"
-exec scripts/run-kunit.sh --mode xen --mem 6G --kdir "$kdir" --name demo --timeout 600 \
-	-- src/uswiotlb.ko pool_size=8M -- kunit/uswiotlb_kunit.ko
+make -s -C tools workload >/dev/null
+rc=0
+for kver in "$@"; do
+	case $kver in
+	6.12) krel=6.12.117+deb12-amd64 ;;
+	6.1) krel=6.1.0-56-amd64 ;;
+	*) echo "demo: unknown kernel '$kver' (6.12 or 6.1)" >&2; exit 2 ;;
+	esac
+	build=$cache/modbuild/$krel
+	scripts/build-module.sh "/usr/src/linux-headers-$krel" "$build"
+	scripts/run-demo.sh --krel "$krel" --module "$build/src/uswiotlb.ko" \
+		--tools tools/build/workload || rc=1
+done
+exit $rc

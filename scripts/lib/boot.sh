@@ -37,8 +37,12 @@ boot_qemu_cmd() {
 	local mode=$1 kernel=$2 initrd=$3 kargs=$4 mem=$5 xen_append=$6 console=$7 chan=$8 xen
 	local xargs dargs
 	shift 8
-	boot_cmd=(qemu-system-x86_64 -accel tcg -smp 2 -nodefaults -display none -monitor none
-		-no-reboot -m "$mem" -serial "file:$console" -chardev "file,path=$chan,id=r"
+	# thread=single: with multi-threaded TCG (QEMU 7.2), a vCPU sometimes still executes the
+	# int3 that text_poke_bp() on the other vCPU has already replaced, and the guest oopses
+	# when a static key flips under load (kunit usw_test_force_flipped_under_load: 4 of 4
+	# runs oops with MTTCG, 0 of 5 with one TCG thread).
+	boot_cmd=(qemu-system-x86_64 -accel tcg,thread=single -smp 2 -nodefaults -display none
+		-monitor none -no-reboot -m "$mem" -serial "file:$console" -chardev "file,path=$chan,id=r"
 		-serial chardev:r "$@")
 	if [ "$mode" = qemu ]; then
 		boot_cmd+=(-kernel "$kernel" -initrd "$initrd" -append "console=ttyS0 $kargs")

@@ -1,0 +1,155 @@
+#!/bin/bash
+# Boot Xen 4.17 under QEMU (TCG) with one of Debian's stock kernels as PV dom0, an emulated NVMe
+# disk and two e1000 NICs on one QEMU hub (nothing leaves the VM), and run the demo there
+# (scripts/init/demo): uswiotlb carries the devices' DMA, verified, with force flipped live.
+#
+#   scripts/run-demo.sh --krel KERNELRELEASE --module uswiotlb.ko --tools DIR [OPTIONS]
+#
+#   --timeout S      bound on the whole boot (default 900)
+#   --name LABEL     log directory name (default demo-KERNELRELEASE)
+#   --results DIR    where LABEL/ goes (default $PWD/.results)
+#   --blk-bytes N    disk bytes per workload run (default 48M)
+#   --net-frames N   frames per network run (default 1500)
+#   -v, --verbose    stream the console to stderr
+#
+# Prints the guest's report and a final "N passed, N failed" line over its checks. Exit status:
+# 0 every check held; 1 a check failed, the guest crashed, WARNed or timed out; 2 setup error.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=lib/boot.sh
+. "$here/lib/boot.sh"
+
+usage() { sed -n '/^#   scripts/,/^#   -v/s/^# \{0,3\}//p' "$0" >&2; exit 2; }
+die() { echo "run-demo: $*" >&2; exit 2; }
+
+krel="" ko="" tools="" tmo=900 name="" results=$PWD/.results verbose=0
+blk_bytes=48M net_frames=1500
+while [ $# -gt 0 ]; do
+	case $1 in
+	--krel) krel=${2-}; shift 2 ;;
+	--module) ko=${2-}; shift 2 ;;
+	--tools) tools=${2-}; shift 2 ;;
+	--timeout) tmo=${2-}; shift 2 ;;
+	--name) name=${2-}; shift 2 ;;
+	--results) results=${2-}; shift 2 ;;
+	--blk-bytes) blk_bytes=${2-}; shift 2 ;;
+	--net-frames) net_frames=${2-}; shift 2 ;;
+	-v | --verbose) verbose=1; shift ;;
+	-h | --help) usage ;;
+	*) echo "run-demo: unknown argument '$1'" >&2; usage ;;
+	esac
+done
+[ -n "$krel" ] && [ -n "$ko" ] && [ -n "$tools" ] || usage
+[ -f "$ko" ] || die "no module at $ko"
+for t in usw-blkcheck usw-netcheck; do
+	[ -x "$tools/$t" ] || die "no $t in $tools"
+done
+[[ $tmo =~ ^[0-9]+$ ]] || die "--timeout wants whole seconds"
+[[ $blk_bytes =~ ^[0-9]+[KMG]?$ ]] || die "--blk-bytes wants e.g. 48M"
+[[ $net_frames =~ ^[0-9]+$ ]] || die "--net-frames wants a number"
+stock=$("$here/stock-kernel.sh" "$krel")
+kernel=$stock/boot/vmlinuz-$krel
+name=${name:-demo-$krel}
+[[ $name =~ ^[A-Za-z0-9_+-][A-Za-z0-9._+-]*$ ]] || die "--name must be a plain file name"
+
+out=$results/$name
+rm -rf "$out"
+mkdir -p "$out/drivers"
+out=$(cd "$out" && pwd)
+console=$out/console.log
+chan=$out/channel.log
+: >"$console"
+: >"$chan"
+
+# The stock drivers with their dependencies, in load order, uncompressed (Debian's 6.12 ships
+# .ko.xz; busybox insmod wants plain ELF).
+files=(-f "$ko:/usw/uswiotlb.ko" -f "$tools/usw-blkcheck:/usw/usw-blkcheck"
+	-f "$tools/usw-netcheck:/usw/usw-netcheck")
+for group in disk:nvme nic:e1000; do
+	n=0
+	while read -r path; do
+		n=$((n + 1))
+		base=$(basename "$path")
+		base=${base%.xz}
+		dest=$out/drivers/${group%%:*}-$(printf %02d $n)-$base
+		case $path in
+		*.xz) xz -dc "$path" >"$dest" ;;
+		*) cp "$path" "$dest" ;;
+		esac
+		files+=(-f "$dest:/drivers/${group%%:*}/$(printf %02d $n)-$base")
+	done < <(modprobe -d "$stock" -S "$krel" --show-depends "${group#*:}" |
+		awk '$1 == "insmod" && !seen[$2]++ { print $2 }')
+	[ "$n" -gt 0 ] || die "no ${group#*:} module in $stock"
+done
+initrd=$out/initramfs.cpio
+"$here/mkinitramfs.sh" -o "$initrd" -i "$here/init/demo" "${files[@]}"
+
+# A sparse scratch disk; the workload writes the first --blk-bytes of it.
+disk=$out/nvme.img
+truncate -s 256M "$disk"
+
+# Unknown NAME=VALUE words on the kernel command line reach /init as environment variables.
+kargs="$boot_kargs DEMO_BLK_BYTES=$blk_bytes DEMO_NET_FRAMES=$net_frames"
+# shellcheck disable=SC2054 # the commas belong to QEMU options
+devs=(-drive "file=$disk,if=none,id=nvm,format=raw,cache=unsafe"
+	-device nvme,serial=uswdemo,drive=nvm
+	-netdev hubport,id=n0,hubid=0 -device e1000,netdev=n0,mac=52:54:00:12:34:01
+	-netdev hubport,id=n1,hubid=0 -device e1000,netdev=n1,mac=52:54:00:12:34:02)
+boot_qemu_cmd xen "$kernel" "$initrd" "$kargs" 2G "" "$console" "$chan" "${devs[@]}" ||
+	die "cannot set up the QEMU command line"
+printf '%q ' "${boot_cmd[@]}" >"$out/qemu-cmdline"
+echo >>"$out/qemu-cmdline"
+
+echo "run-demo: Xen 4.17 + $krel PV dom0, NVMe + 2x e1000 (logs: $out)"
+boot_run "$tmo" "$console" "$chan" "$verbose" "$out/qemu.out"
+
+# --- Verdict -------------------------------------------------------------------------------
+fail=()
+stream=$out/stream.log
+boot_clean "$chan" | sed -n '/^@@KTEST begin/,/^@@KTEST end/p' >"$stream"
+case $boot_state in
+timeout) fail+=("timeout after ${tmo}s (no end marker)") ;;
+crashed) fail+=("guest crashed (panic seen on the console)") ;;
+running) fail+=("QEMU exited (rc=$boot_qrc) without the end marker") ;;
+esac
+grep -q '^@@KTEST begin' "$stream" || fail+=("init never reported (no begin marker)")
+
+passed=0 failed=0
+while read -r _ what rest; do
+	case $what in
+	check)
+		verdict=${rest%% *}
+		echo "run-demo: ${verdict/ok/ok  } ${rest#* }"
+		if [ "$verdict" = ok ]; then
+			passed=$((passed + 1))
+		else
+			failed=$((failed + 1))
+			fail+=("check failed: ${rest#* }")
+		fi ;;
+	note) echo "run-demo:      $rest" ;;
+	taint) boot_taint_ok "$rest" || fail+=("kernel tainted ($rest)") ;;
+	esac
+done < <(grep '^@@KTEST ' "$stream")
+grep -q '^@@KTEST checks ' "$stream" || fail+=("the demo did not run to its end")
+
+trouble=$(boot_trouble xen "$console")
+[ -z "$trouble" ] || fail+=("$trouble")
+[ ${#fail[@]} -eq 0 ] || [ "$failed" -gt 0 ] || failed=1 # a broken run never reads as 0 failed
+
+{
+	echo
+	sed -n 's/^@@KTEST report //p' "$stream"
+	echo "checks: $passed passed, $failed failed; boot to verdict ${boot_wall}s"
+} | tee "$out/report.txt"
+{
+	echo "krel=$krel wall=${boot_wall}s state=$boot_state qemu_rc=$boot_qrc"
+	[ ${#fail[@]} -eq 0 ] || printf 'fail: %s\n' "${fail[@]}"
+} >"$out/summary.txt"
+if [ ${#fail[@]} -gt 0 ]; then
+	printf 'run-demo: FAIL: %s\n' "${fail[@]}"
+	echo "run-demo: console log: $console (last 60 lines follow)"
+	tr -d '\r' <"$console" | tail -n 60 | sed 's/^/  | /'
+fi
+echo "$passed passed, $failed failed"
+[ ${#fail[@]} -eq 0 ]
