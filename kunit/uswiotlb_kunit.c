@@ -713,7 +713,8 @@ static void usw_test_force_flipped_under_load(struct kunit *test)
 	for (i = 0; i < ARRAY_SIZE(w); i++) {
 		struct task_struct *task;
 
-		w[i] = (struct usw_worker){ .dev = tdev(test), .seed = 77 * (i + 1), .stop = &stop };
+		w[i] = (struct usw_worker){ .dev = tdev(test), .seed = 77 * (i + 1) };
+		w[i].stop = &stop;
 		init_completion(&w[i].done);
 		task = kthread_run(usw_worker_fn, &w[i], "usw-flip-%u", i);
 		KUNIT_ASSERT_FALSE(test, IS_ERR(task));
