@@ -2,6 +2,7 @@
 #
 #   make [KDIR=/path/to/kernel/build]   build uswiotlb.ko (and the KUnit module if KUnit is on)
 #   make check                          everything CI runs, from a fresh Debian 12 machine
+#   make check-arm64                    only the arm64 build and KUnit runs
 #   make demo [KVER=6.12|6.1]           uswiotlb carrying NVMe + NIC DMA in a Xen PV dom0
 #   make demo-all                       the demo on both stock kernels
 #
@@ -22,6 +23,9 @@ clean:
 check:
 	scripts/check.sh
 
+check-arm64:
+	scripts/check.sh arm64
+
 check-host:
 	$(MAKE) -C tools check
 
@@ -31,4 +35,4 @@ demo:
 demo-all:
 	scripts/demo.sh 6.12 6.1
 
-.PHONY: all modules clean check check-host demo demo-all
+.PHONY: all modules clean check check-arm64 check-host demo demo-all

@@ -1,7 +1,7 @@
 #!/bin/bash
 # Build the uswiotlb test kernel from Debian's linux-source package, cached by content.
 #
-#   scripts/build-kernel.sh [ARCH]     ARCH: x86_64 (default)
+#   scripts/build-kernel.sh [ARCH]     ARCH: x86_64 (default) or arm64 (cross-built)
 #
 # Prints the build directory (usable as KDIR) on stdout. The cache key covers the source
 # package version, the config fragment and this script, so any change rebuilds.
@@ -16,6 +16,7 @@ jobs=${JOBS:-$(nproc)}
 
 case $arch in
 x86_64) karch=x86_64; cross=""; image=arch/x86/boot/bzImage ;;
+arm64) karch=arm64; cross=aarch64-linux-gnu-; image=arch/arm64/boot/Image ;;
 *) echo "build-kernel: unknown arch '$arch'" >&2; exit 2 ;;
 esac
 

@@ -16,9 +16,14 @@ if [ "$dir" != "$top" ]; then
 	mkdir -p "$dir"
 	cp -r "$top/Kbuild" "$top/src" "$top/kunit" "$dir/"
 fi
+# A kernel configured for arm64 is built with the cross compiler.
+cross=()
+if grep -qs '^CONFIG_ARM64=y' "$kdir/.config"; then
+	cross=(ARCH=arm64 CROSS_COMPILE=aarch64-linux-gnu-)
+fi
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
-if ! make -C "$kdir" M="$dir" W=1 modules >"$log" 2>&1; then
+if ! make -C "$kdir" M="$dir" W=1 "${cross[@]}" modules >"$log" 2>&1; then
 	cat "$log"
 	echo "build-module: build against $kdir failed" >&2
 	exit 1

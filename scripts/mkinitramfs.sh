@@ -35,6 +35,10 @@ done
 # A dynamically linked busybox would fail as /init with a bare "No working init found".
 [ -f "$busybox" ] && ! readelf -lW "$busybox" 2>/dev/null | grep -q 'program interpreter' ||
 	{ echo "mkinitramfs: $busybox is not statically linked (install busybox-static)" >&2; exit 1; }
+# Everything must be built for the guest's machine: a foreign busybox only shows up as a bare
+# "No working init found" and a foreign module as insmod's "Exec format error".
+machine_of() { readelf -h "$1" 2>/dev/null | sed -n 's/^ *Machine: *//p'; }
+machine=$(machine_of "$busybox")
 
 src=$("$here/kernel-source.sh")
 gen_src=$src/usr/gen_init_cpio.c
@@ -87,6 +91,9 @@ while [ $# -gt 0 ]; do
 	ko=$1
 	shift
 	[ -f "$ko" ] || { echo "mkinitramfs: no such module: $ko" >&2; exit 1; }
+	m=$(machine_of "$ko")
+	[ "$m" = "$machine" ] || { echo "mkinitramfs: $ko is for ${m:-?} but busybox ($busybox)" \
+		"for $machine: wrong kernel for the module, or BUSYBOX not the guest's" >&2; exit 1; }
 	n=$((n + 1))
 	# The module's real name (what rmmod wants) is in its modinfo, not necessarily its file name.
 	name=$(modinfo -F name "$ko" 2>/dev/null || true)

@@ -1,29 +1,31 @@
 #!/bin/bash
-# Boot the test kernel under QEMU (TCG), alone or as a Xen PV dom0, load KUnit test modules and
-# report their results.
+# Boot the test kernel under QEMU (TCG), alone or as a Xen dom0 (PV on x86_64, auto-translated on
+# arm64), load KUnit test modules and report their results.
 #
 #   scripts/run-kunit.sh --mode qemu|xen --kdir KDIR [OPTIONS] -- MOD1.ko [ARGS...] [-- MOD2.ko ...]
 #
+#   --arch ARCH        x86_64 (default) or arm64 (QEMU virt board; KDIR, modules built for it)
 #   --timeout S        bound on the whole boot (default 300)
-#   --name LABEL       log directory name (default: the mode)
+#   --name LABEL       log directory name (default: the mode, MODE-arm64 on arm64)
 #   --results DIR      where LABEL/ goes (default $PWD/.results)
 #   --filter GLOB      kunit.filter_glob (SUITE[.TEST]); only matching suites are expected
 #   --append ARGS      extra kernel (dom0) command line
 #   --xen-append ARGS  extra Xen command line, e.g. dom0_mem=1536M,max:1536M (last one wins)
-#   --mem SIZE         QEMU memory (default 1G; dom0 gets 768M of it in xen mode)
+#   --mem SIZE         QEMU memory (default 1G; xen mode: dom0 gets 768M, 512M on arm64)
 #   --no-rmmod         leave the modules loaded (default: rmmod in reverse order at the end)
-#   --channel console  results framed on the console instead of ttyS1 (fallback)
+#   --channel console  results framed on the console instead of the side channel (fallback)
 #   -v, --verbose      stream the console to stderr
 #
 # The guest's /init (scripts/init/init) loads the modules in order (KUnit runs a module's suites
 # during insmod), sends each suite's /sys/kernel/debug/kunit/<suite>/results on a side channel
-# (the second serial port, ttyS1, in both modes) between "@@KTEST" markers, ends with
-# "@@KTEST end" and powers off. The host parses each suite with kunit.py and prints a final
-# "N passed, N failed[, N skipped]" line. Exit status: 0 all passed, 1 any failure (failed or
-# crashed case, missing suite, insmod/rmmod failure, oops/WARN/panic, timeout, not a Xen PV
-# dom0 in xen mode), 2 usage or setup error.
+# (x86_64: the second serial port, ttyS1, in both modes; arm64: a virtio console, hvc0, or hvc1
+# under Xen) between "@@KTEST" markers, ends with "@@KTEST end" and powers off. The host parses
+# each suite with kunit.py and prints a final "N passed, N failed[, N skipped]" line. Exit
+# status: 0 all passed, 1 any failure (failed or crashed case, missing suite, insmod/rmmod
+# failure, oops/WARN/panic, timeout, not a Xen dom0 of the expected type in xen mode), 2 usage
+# or setup error.
 #
-# Logs go to RESULTS/LABEL/ (default $PWD/.results/<mode>): console.log, channel.log (raw side
+# Logs go to RESULTS/LABEL/ (default $PWD/.results/<label>): console.log, channel.log (raw side
 # channel), suites/<suite>.ktap and .txt (kunit.py output), summary.txt.
 set -euo pipefail
 
@@ -38,6 +40,7 @@ mode="" kdir="" tmo=300 name="" results=$PWD/.results filter="" append="" rmmod=
 channel=serial verbose=0 xen_append="" mem=1G
 while [ $# -gt 0 ]; do
 	case $1 in
+	--arch) boot_arch=${2-}; shift 2 ;;
 	--mode) mode=${2-}; shift 2 ;;
 	--kdir) kdir=${2-}; shift 2 ;;
 	--timeout) tmo=${2-}; shift 2 ;;
@@ -58,10 +61,12 @@ done
 [ "$mode" = qemu ] || [ "$mode" = xen ] || usage
 [ -n "$kdir" ] || usage
 [ "$channel" = serial ] || [ "$channel" = console ] || usage
+boot_check_arch || usage
 [[ $tmo =~ ^[0-9]+$ ]] || die "--timeout wants whole seconds"
 [ $# -ge 2 ] || die "no modules given (-- MOD.ko [ARGS...])"
-bzimage=$kdir/arch/x86/boot/bzImage
-[ -f "$bzimage" ] || die "no kernel image at $bzimage"
+kimage=$(boot_kernel_image "$kdir")
+[ -f "$kimage" ] || die "no kernel image at $kimage"
+[ "$boot_arch" = x86_64 ] || [ -n "$name" ] || name=$mode-$boot_arch
 name=${name:-$mode}
 [[ $name =~ ^[A-Za-z0-9_+-][A-Za-z0-9._+-]*$ ]] || die "--name must be a plain file name"
 ksrc=$("$here/kernel-source.sh")
@@ -128,20 +133,21 @@ done
 set -- "${set_args[@]}"
 
 initrd=$out/initramfs.cpio
-"$here/mkinitramfs.sh" -o "$initrd" "$@"
+busybox=$(boot_busybox) || die "no static busybox for $boot_arch"
+BUSYBOX=$busybox "$here/mkinitramfs.sh" -o "$initrd" "$@" || die "cannot build the initramfs"
 
 kargs="$boot_kargs kunit.enable=1"
-kargs+=" ktest.result=$([ "$channel" = serial ] && echo ttyS1 || echo console)"
+kargs+=" ktest.result=$([ "$channel" = serial ] && boot_result_dev "$mode" || echo console)"
 [ "$rmmod" = 1 ] || kargs+=" ktest.rmmod=0"
 [ -z "$filter" ] || kargs+=" kunit.filter_glob=$filter"
 [ -z "$append" ] || kargs+=" $append"
 
-boot_qemu_cmd "$mode" "$bzimage" "$initrd" "$kargs" "$mem" "$xen_append" "$console" "$chan" ||
+boot_qemu_cmd "$mode" "$kimage" "$initrd" "$kargs" "$mem" "$xen_append" "$console" "$chan" ||
 	die "cannot set up the QEMU command line"
 printf '%q ' "${boot_cmd[@]}" >"$out/qemu-cmdline"
 echo >>"$out/qemu-cmdline"
 
-echo "run-kunit: $mode: ${mod_names[*]} (logs: $out)"
+echo "run-kunit: $mode ($boot_arch): ${mod_names[*]} (logs: $out)"
 chan_file=$chan
 [ "$channel" = serial ] || chan_file=$console
 boot_run "$tmo" "$console" "$chan_file" "$verbose" "$out/qemu.out"
@@ -163,8 +169,8 @@ grep -q '^@@KTEST begin' "$stream" ||
 	fail+=("init never reported (no begin marker on the side channel)")
 hv=$(sed -n 's/^@@KTEST hypervisor //p' "$stream")
 [ -z "$hv" ] || echo "run-kunit: hypervisor: $hv"
-if [ "$mode" = xen ] && [ "$hv" != "type=xen guest_type=PV" ]; then
-	fail+=("dom0 is not a Xen PV domain (${hv:-no report})")
+if [ "$mode" = xen ] && [ "$hv" != "$(boot_dom0_type)" ]; then
+	fail+=("dom0 is not a '$(boot_dom0_type)' Xen domain (${hv:-no report})")
 fi
 
 # Split the stream into one KTAP document per suite.
@@ -225,8 +231,12 @@ for s in "${order[@]}"; do
 	count() { echo "$line" | grep -o "$1: [0-9]*" | grep -o '[0-9]*$' || echo 0; }
 	p=$(count passed) fl=$(count failed) c=$(count crashed) sk=$(count skipped)
 	fl=$((fl + c))
-	# kunit.py failing with no failed case means e.g. no tests or unparsable KTAP.
-	[ "$krc" = 0 ] || [ "$fl" -gt 0 ] || fl=1
+	# kunit.py failing with no failed case means e.g. no tests or unparsable KTAP, or a suite
+	# whose cases all skipped (kunit.py parse exits 1 for that too; no failure here).
+	if [ "$krc" != 0 ] && [ "$fl" = 0 ] &&
+		! { [ "$p" = 0 ] && [ "$sk" -gt 0 ] && [ "$(count errors)" = 0 ]; }; then
+		fl=1
+	fi
 	passed=$((passed + p)) failed=$((failed + fl)) skipped=$((skipped + sk))
 	if [ "$fl" -gt 0 ]; then
 		echo "run-kunit: suite $s: FAIL ($p passed, $fl failed, $sk skipped)"
@@ -245,7 +255,8 @@ if [ ${#fail[@]} -gt 0 ] && [ "$failed" -eq 0 ]; then
 	failed=1 # a broken run never reads as "0 failed"
 fi
 {
-	echo "mode=$mode name=$name wall=${wall}s state=$state qemu_rc=$qrc hypervisor=${hv:-?}"
+	echo "mode=$mode arch=$boot_arch name=$name wall=${wall}s state=$state qemu_rc=$qrc" \
+		"hypervisor=${hv:-?}"
 	[ ${#fail[@]} -eq 0 ] || printf 'fail: %s\n' "${fail[@]}"
 } >"$out/summary.txt"
 
@@ -254,7 +265,7 @@ if [ ${#fail[@]} -gt 0 ]; then
 	echo "run-kunit: console log: $console (last 60 lines follow)"
 	tr -d '\r' <"$console" | tail -n 60 | sed 's/^/  | /'
 fi
-echo "run-kunit: $mode run took ${wall}s"
+echo "run-kunit: $mode ($boot_arch) run took ${wall}s"
 summary="$passed passed, $failed failed"
 [ "$skipped" -eq 0 ] || summary+=", $skipped skipped"
 echo "$summary"

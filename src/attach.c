@@ -28,6 +28,7 @@
  * @dev: the device, referenced
  * @orig_ops: its dma_ops before we came, restored on detach
  * @forced: it bounces everything (swiotlb=force or restricted pool); counted in usw_force_key
+ * @noncoherent: it does not snoop CPU caches; counted in usw_noncoherent_key
  * @bound: a driver is bound; we hold a module reference for it
  * @driver: name of the bound driver, copied at bind time for the devices file
  */
@@ -36,6 +37,7 @@ struct usw_attached {
 	struct device *dev;
 	const struct dma_map_ops *orig_ops;
 	bool forced;
+	bool noncoherent;
 	bool bound;
 	char driver[32];
 };
@@ -76,6 +78,8 @@ static void usw_release(struct usw_attached *a)
 	set_dma_ops(a->dev, a->orig_ops);
 	if (a->forced)
 		static_branch_dec(&usw_force_key);
+	if (a->noncoherent)
+		static_branch_dec(&usw_noncoherent_key);
 	list_del(&a->node);
 	dev_info(a->dev, "uswiotlb: detached\n");
 	put_device(a->dev);
@@ -120,6 +124,9 @@ int usw_attach(struct device *dev)
 	a->forced = is_swiotlb_force_bounce(dev);
 	if (a->forced)
 		static_branch_inc(&usw_force_key);
+	a->noncoherent = !dev_is_dma_coherent(dev);
+	if (a->noncoherent)
+		static_branch_inc(&usw_noncoherent_key);
 	set_dma_ops(dev, &usw_dma_ops);
 	usw_dev_need_sync(dev);
 	list_add_tail(&a->node, &usw_attached);

@@ -8,6 +8,7 @@
 #define _USWIOTLB_COMPAT_H
 
 #include <linux/device.h>
+#include <linux/dma-map-ops.h>
 #include <linux/module.h>
 
 /* 6.12 renamed dma_map_ops.alloc_pages to alloc_pages_op. */
@@ -45,5 +46,19 @@ static inline void usw_dev_need_sync(struct device *dev)
 /* Older kernels: export regardless, in the namespace only the test module imports. */
 #define EXPORT_SYMBOL_IF_KUNIT(sym) EXPORT_SYMBOL_NS_GPL(sym, EXPORTED_FOR_KUNIT_TESTING)
 #endif
+
+/*
+ * 6.12 (backport of 6.15's xen-swiotlb change) bounces kmalloc buffers that share cache lines
+ * for non-coherent devices, where the architecture asks for it (arm64).
+ */
+static inline bool usw_kmalloc_needs_bounce(struct device *dev, size_t size,
+					    enum dma_data_direction dir)
+{
+#ifdef USW_HAVE_KMALLOC_BOUNCE
+	return dma_kmalloc_needs_bounce(dev, size, dir);
+#else
+	return false;
+#endif
+}
 
 #endif /* _USWIOTLB_COMPAT_H */

@@ -54,6 +54,7 @@ static const struct {
 	{ "bounced_straddle", offsetof(struct usw_stats, bounced[USW_BOUNCE_STRADDLE]) },
 	{ "bounced_force", offsetof(struct usw_stats, bounced[USW_BOUNCE_FORCE]) },
 	{ "bounced_align", offsetof(struct usw_stats, bounced[USW_BOUNCE_ALIGN]) },
+	{ "bounced_foreign", offsetof(struct usw_stats, bounced[USW_BOUNCE_FOREIGN]) },
 	{ "map_errors", offsetof(struct usw_stats, errors) },
 	{ "misuse", offsetof(struct usw_stats, misuse) },
 };

@@ -157,6 +157,8 @@ static int __init usw_init(void)
 	ret = usw_xen_init();
 	if (ret)
 		goto fail_pdev;
+	usw_xen_auto_init();
+	usw_cache_init();
 	ret = usw_pool_create(&usw_pool, usw_pool_bytes);
 	if (ret)
 		goto fail_keys;
@@ -165,10 +167,13 @@ static int __init usw_init(void)
 	if (ret)
 		goto fail_pool;
 
-	pr_info("uswiotlb: %lu MiB pool in %u segments at bus %pad-%pad, %u areas%s\n",
+	pr_info("uswiotlb: %lu MiB pool in %u segments at bus %pad-%pad, %u areas%s%s\n",
 		usw_pool_bytes >> 20, usw_pool.nsegs, &usw_pool.bus_lo, &usw_pool.bus_hi,
 		usw_pool.nareas,
-		static_branch_unlikely(&usw_xen_pv_key) ? ", Xen PV translation" : "");
+		static_branch_unlikely(&usw_xen_pv_key) ? ", Xen PV translation" : "",
+		!static_branch_unlikely(&usw_xen_auto_key) ? "" : usw_xen_cflush ?
+		", Xen auto-translated, cache flush hypercall" :
+		", Xen auto-translated, no cache flush hypercall");
 	return 0;
 
 fail_pool:
@@ -176,6 +181,7 @@ fail_pool:
 	usw_pool_release(&usw_pool);
 fail_keys:
 	static_branch_disable(&usw_xen_pv_key);
+	static_branch_disable(&usw_xen_auto_key);
 fail_pdev:
 	platform_device_unregister(usw_pdev);
 	return ret;

@@ -10,6 +10,8 @@
 #include <linux/gfp.h>
 #include <linux/mm.h>
 #include <linux/scatterlist.h>
+#include <linux/slab.h>
+#include <linux/vmalloc.h>
 
 #include "uswiotlb.h"
 
@@ -101,6 +103,28 @@ void usw_pool_release(struct usw_pool *pool)
 }
 EXPORT_SYMBOL_IF_KUNIT(usw_pool_release);
 
+/*
+ * A device that does not snoop caches must see the CPU's writes to "coherent" memory at once:
+ * map it uncached, after writing back and dropping whatever the linear map holds for it.
+ */
+static void *usw_map_uncached(struct page *page, size_t size)
+{
+	unsigned int i, n = PAGE_ALIGN(size) >> PAGE_SHIFT;
+	struct page **pages = kmalloc_array(n, sizeof(*pages), GFP_KERNEL);
+	const struct usw_cache_hooks *hooks = READ_ONCE(usw_cache_hooks);
+	void *vaddr;
+
+	if (!pages)
+		return NULL;
+	for (i = 0; i < n; i++)
+		pages[i] = page + i;
+	hooks->local(page_to_phys(page), PAGE_ALIGN(size), USW_CACHE_CLEAN);
+	hooks->local(page_to_phys(page), PAGE_ALIGN(size), USW_CACHE_INVAL);
+	vaddr = vmap(pages, n, VM_MAP, pgprot_dmacoherent(PAGE_KERNEL));
+	kfree(pages);
+	return vaddr;
+}
+
 /**
  * usw_alloc() - dma_map_ops.alloc: coherent memory the device reaches without bouncing
  * @dev: the device
@@ -134,8 +158,13 @@ void *usw_alloc(struct device *dev, size_t size, dma_addr_t *dma, gfp_t gfp, uns
 		if (!page)
 			continue;
 		*dma = phys_to_dma(dev, page_to_phys(page));
-		if (*dma + size - 1 <= mask)
-			return page_address(page);
+		if (*dma + size - 1 <= mask) {
+			void *vaddr = dev_is_dma_coherent(dev) ? page_address(page) :
+				      usw_map_uncached(page, size);
+
+			if (vaddr)
+				return vaddr;
+		}
 		__free_pages(page, order);
 	}
 	return NULL;
@@ -151,10 +180,20 @@ void *usw_alloc(struct device *dev, size_t size, dma_addr_t *dma, gfp_t gfp, uns
  */
 void usw_free(struct device *dev, size_t size, void *vaddr, dma_addr_t dma, unsigned long attrs)
 {
-	if (static_branch_unlikely(&usw_xen_pv_key))
+	if (static_branch_unlikely(&usw_xen_pv_key)) {
 		usw_xen_free(dev, size, vaddr, dma);
-	else
+	} else if (is_vmalloc_addr(vaddr)) {
+		__free_pages(vmalloc_to_page(vaddr), get_order(size));
+		vunmap(vaddr);
+	} else {
 		__free_pages(virt_to_page(vaddr), get_order(size));
+	}
+}
+
+/* The first page of an allocation from usw_alloc(). */
+static struct page *usw_alloc_page(void *cpu_addr)
+{
+	return is_vmalloc_addr(cpu_addr) ? vmalloc_to_page(cpu_addr) : virt_to_page(cpu_addr);
 }
 
 /**
@@ -173,10 +212,12 @@ int usw_mmap(struct device *dev, struct vm_area_struct *vma, void *cpu_addr, dma
 {
 	unsigned long count = PAGE_ALIGN(size) >> PAGE_SHIFT;
 	unsigned long user = vma_pages(vma);
-	unsigned long pfn = page_to_pfn(virt_to_page(cpu_addr)) + vma->vm_pgoff;
+	unsigned long pfn = page_to_pfn(usw_alloc_page(cpu_addr)) + vma->vm_pgoff;
 
 	if (vma->vm_pgoff >= count || user > count - vma->vm_pgoff)
 		return -ENXIO;
+	if (!dev_is_dma_coherent(dev))
+		vma->vm_page_prot = pgprot_dmacoherent(vma->vm_page_prot);
 	return remap_pfn_range(vma, vma->vm_start, pfn, user << PAGE_SHIFT, vma->vm_page_prot);
 }
 
@@ -197,6 +238,6 @@ int usw_get_sgtable(struct device *dev, struct sg_table *sgt, void *cpu_addr, dm
 	int ret = sg_alloc_table(sgt, 1, GFP_KERNEL);
 
 	if (!ret)
-		sg_set_page(sgt->sgl, virt_to_page(cpu_addr), PAGE_ALIGN(size), 0);
+		sg_set_page(sgt->sgl, usw_alloc_page(cpu_addr), PAGE_ALIGN(size), 0);
 	return ret;
 }

@@ -12,6 +12,8 @@
 #include "uswiotlb.h"
 
 DEFINE_STATIC_KEY_FALSE(usw_xen_pv_key);
+DEFINE_STATIC_KEY_FALSE(usw_xen_auto_key);
+EXPORT_SYMBOL_IF_KUNIT(usw_xen_auto_key);
 DEFINE_STATIC_KEY_FALSE(usw_force_key);
 
 static const char *const usw_reason_names[USW_NR_REASONS] = {
@@ -19,7 +21,14 @@ static const char *const usw_reason_names[USW_NR_REASONS] = {
 	[USW_BOUNCE_STRADDLE] = "non-contiguous machine frames",
 	[USW_BOUNCE_FORCE] = "forced",
 	[USW_BOUNCE_ALIGN] = "misaligned for a non-coherent device",
+	[USW_BOUNCE_FOREIGN] = "foreign page Xen cannot flush",
 };
+
+/* The device does not snoop CPU caches: mappings need maintenance (arm64 only). */
+static __always_inline bool usw_noncoherent(struct device *dev)
+{
+	return static_branch_unlikely(&usw_noncoherent_key) && !dev_is_dma_coherent(dev);
+}
 
 /* Copy between a bounce slot and the original buffer, which may lie in highmem. */
 static void usw_copy(phys_addr_t orig, void *bounce, size_t size, bool to_bounce)
@@ -47,6 +56,7 @@ static void usw_copy(phys_addr_t orig, void *bounce, size_t size, bool to_bounce
 }
 
 static dma_addr_t usw_bounce(struct device *dev, phys_addr_t phys, size_t size,
+			     enum dma_data_direction dir, unsigned long attrs,
 			     enum usw_reason reason)
 {
 	struct usw_req req = {
@@ -55,6 +65,7 @@ static dma_addr_t usw_bounce(struct device *dev, phys_addr_t phys, size_t size,
 		.min_align_mask = dma_get_min_align_mask(dev),
 		.boundary_mask = dma_get_seg_boundary(dev),
 	};
+	phys_addr_t bus;
 	dma_addr_t dma;
 	int slot;
 
@@ -71,7 +82,8 @@ static dma_addr_t usw_bounce(struct device *dev, phys_addr_t phys, size_t size,
 		return DMA_MAPPING_ERROR;
 	}
 
-	dma = phys_to_dma(dev, usw_mapping_bus(&usw_pool, slot));
+	bus = usw_mapping_bus(&usw_pool, slot);
+	dma = phys_to_dma(dev, bus);
 	if (unlikely(!dma_capable(dev, dma, size, true))) {
 		usw_pool_free(&usw_pool, slot);
 		usw_count(errors);
@@ -86,6 +98,9 @@ static dma_addr_t usw_bounce(struct device *dev, phys_addr_t phys, size_t size,
 	 */
 	usw_copy(phys, (char *)usw_slot_vaddr(&usw_pool, slot) + usw_pool.slots[slot].offset,
 		 size, true);
+	/* The device reads the slot: the copy must reach memory first. */
+	if (usw_noncoherent(dev) && !(attrs & DMA_ATTR_SKIP_CPU_SYNC))
+		usw_cache_for_device(dev, bus, size, dir);
 	usw_count(bounced[reason]);
 	return dma;
 }
@@ -102,16 +117,25 @@ static dma_addr_t usw_map(struct device *dev, phys_addr_t phys, size_t size,
 	bool straddles = false;
 	dma_addr_t dma;
 
-	if (static_branch_unlikely(&usw_xen_pv_key))
+	if (static_branch_unlikely(&usw_xen_pv_key) || static_branch_unlikely(&usw_xen_auto_key))
 		bus = usw_xen_phys_to_bus(phys, size, &straddles);
 	dma = phys_to_dma(dev, bus);
 
 	if (unlikely(!dma_capable(dev, dma, size, true)))
-		return usw_bounce(dev, phys, size, USW_BOUNCE_MASK);
-	if (static_branch_unlikely(&usw_xen_pv_key) && straddles)
-		return usw_bounce(dev, phys, size, USW_BOUNCE_STRADDLE);
+		return usw_bounce(dev, phys, size, dir, attrs, USW_BOUNCE_MASK);
+	if (unlikely(straddles))
+		return usw_bounce(dev, phys, size, dir, attrs, USW_BOUNCE_STRADDLE);
 	if (static_branch_unlikely(&usw_force_key) && usw_forced(dev))
-		return usw_bounce(dev, phys, size, USW_BOUNCE_FORCE);
+		return usw_bounce(dev, phys, size, dir, attrs, USW_BOUNCE_FORCE);
+	if (usw_noncoherent(dev)) {
+		/* A cache line shared with other data must not be invalidated under it. */
+		if (usw_kmalloc_needs_bounce(dev, size, dir))
+			return usw_bounce(dev, phys, size, dir, attrs, USW_BOUNCE_ALIGN);
+		if (!usw_xen_cflush && usw_bus_is_foreign(bus))
+			return usw_bounce(dev, phys, size, dir, attrs, USW_BOUNCE_FOREIGN);
+		if (!(attrs & DMA_ATTR_SKIP_CPU_SYNC))
+			usw_cache_for_device(dev, bus, size, dir);
+	}
 
 	usw_count(direct);
 	return dma;
@@ -124,31 +148,43 @@ static void usw_misuse(struct device *dev, const char *what, dma_addr_t dma, siz
 			    what, &dma, size);
 }
 
-/* Find the live bounce mapping behind @dma; false for a direct mapping or on misuse. */
-static __always_inline bool usw_lookup(struct device *dev, dma_addr_t dma, size_t size,
-				       const char *what, struct usw_ref *ref)
+enum usw_found { USW_MISUSE = -1, USW_DIRECT, USW_BOUNCED };
+
+/* Find the live bounce mapping behind @dma: bounced, direct, or misuse (reported). */
+static __always_inline enum usw_found usw_lookup(struct device *dev, dma_addr_t dma, size_t size,
+						 const char *what, struct usw_ref *ref)
 {
 	phys_addr_t bus = dma_to_phys(dev, dma);
 	int ret;
 
 	if (likely(!usw_pool_may_contain(&usw_pool, bus)))
-		return false;
+		return USW_DIRECT;
 	ret = usw_pool_resolve(&usw_pool, bus, size, ref);
 	if (likely(!ret))
-		return true;
-	if (ret != -ENOENT)
-		usw_misuse(dev, what, dma, size);
-	return false;
+		return USW_BOUNCED;
+	if (ret == -ENOENT)
+		return USW_DIRECT;
+	usw_misuse(dev, what, dma, size);
+	return USW_MISUSE;
 }
 
 static void usw_unmap(struct device *dev, dma_addr_t dma, size_t size,
 		      enum dma_data_direction dir, unsigned long attrs)
 {
+	bool maintain = usw_noncoherent(dev) && !(attrs & DMA_ATTR_SKIP_CPU_SYNC);
 	struct usw_ref ref;
 	u32 mapped;
 
-	if (likely(!usw_lookup(dev, dma, 1, "unmap", &ref)))
+	switch (usw_lookup(dev, dma, 1, "unmap", &ref)) {
+	case USW_DIRECT:
+		if (maintain)
+			usw_cache_for_cpu(dev, dma_to_phys(dev, dma), size, dir);
 		return;
+	case USW_MISUSE:
+		return;
+	case USW_BOUNCED:
+		break;
+	}
 	mapped = usw_pool.slots[ref.head].size;
 	if (ref.bounce != (char *)usw_slot_vaddr(&usw_pool, ref.head) +
 			  usw_pool.slots[ref.head].offset) {
@@ -159,6 +195,9 @@ static void usw_unmap(struct device *dev, dma_addr_t dma, size_t size,
 		dev_err_ratelimited(dev, "uswiotlb: unmap of %pad with size %zu, mapped %u\n",
 				    &dma, size, mapped);
 
+	/* Stale lines go before the slot is read, or the copy would pick them up. */
+	if (maintain)
+		usw_cache_for_cpu(dev, dma_to_phys(dev, dma), min_t(size_t, size, mapped), dir);
 	if (!(attrs & DMA_ATTR_SKIP_CPU_SYNC) &&
 	    (dir == DMA_FROM_DEVICE || dir == DMA_BIDIRECTIONAL))
 		usw_copy(ref.orig, ref.bounce, min_t(size_t, size, mapped), false);
@@ -166,27 +205,43 @@ static void usw_unmap(struct device *dev, dma_addr_t dma, size_t size,
 		usw_misuse(dev, "unmap", dma, size);
 }
 
-/* Bring the original buffer and its bounce slots in line, in one direction. */
-static void usw_sync(struct device *dev, dma_addr_t dma, size_t size, bool for_device)
-{
-	struct usw_ref ref;
-
-	if (usw_lookup(dev, dma, size, for_device ? "sync_for_device" : "sync_for_cpu", &ref))
-		usw_copy(ref.orig, ref.bounce, size, for_device);
-}
-
+/*
+ * Hand the buffer to the CPU: drop stale cache lines, then copy the slot back. The copy
+ * reads through the cache, so the other order would return what the lines held.
+ */
 static void usw_sync_for_cpu(struct device *dev, dma_addr_t dma, size_t size,
 			     enum dma_data_direction dir)
 {
-	if (dir != DMA_TO_DEVICE)
-		usw_sync(dev, dma, size, false);
+	struct usw_ref ref;
+	enum usw_found found;
+
+	if (dir == DMA_TO_DEVICE)
+		return;
+	found = usw_lookup(dev, dma, size, "sync_for_cpu", &ref);
+	if (found == USW_MISUSE)
+		return;
+	if (usw_noncoherent(dev))
+		usw_cache_for_cpu(dev, dma_to_phys(dev, dma), size, dir);
+	if (found == USW_BOUNCED)
+		usw_copy(ref.orig, ref.bounce, size, false);
 }
 
+/* Hand the buffer to the device: copy into the slot, then write the copy back to memory. */
 static void usw_sync_for_device(struct device *dev, dma_addr_t dma, size_t size,
 				enum dma_data_direction dir)
 {
-	if (dir != DMA_FROM_DEVICE)
-		usw_sync(dev, dma, size, true);
+	struct usw_ref ref;
+	enum usw_found found;
+
+	if (!usw_noncoherent(dev) && dir == DMA_FROM_DEVICE)
+		return;
+	found = usw_lookup(dev, dma, size, "sync_for_device", &ref);
+	if (found == USW_MISUSE)
+		return;
+	if (found == USW_BOUNCED && dir != DMA_FROM_DEVICE)
+		usw_copy(ref.orig, ref.bounce, size, true);
+	if (usw_noncoherent(dev))
+		usw_cache_for_device(dev, dma_to_phys(dev, dma), size, dir);
 }
 
 static dma_addr_t usw_map_page(struct device *dev, struct page *page, unsigned long offset,

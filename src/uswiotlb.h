@@ -24,6 +24,7 @@ enum usw_reason {
 	USW_BOUNCE_STRADDLE,	/* buffer spans non-contiguous machine frames (Xen PV) */
 	USW_BOUNCE_FORCE,	/* forced, globally or for this device */
 	USW_BOUNCE_ALIGN,	/* kmalloc buffer not cache-line aligned, non-coherent device */
+	USW_BOUNCE_FOREIGN,	/* foreign page, non-coherent device, Xen cannot flush it */
 	USW_NR_REASONS,
 };
 
@@ -44,8 +45,10 @@ struct usw_stats {
 DECLARE_PER_CPU(struct usw_stats, usw_stats);
 #define usw_count(field) this_cpu_inc(usw_stats.field)
 
-DECLARE_STATIC_KEY_FALSE(usw_xen_pv_key);
-DECLARE_STATIC_KEY_FALSE(usw_force_key);
+DECLARE_STATIC_KEY_FALSE(usw_xen_pv_key);	/* Xen PV: p2m translation, straddles */
+DECLARE_STATIC_KEY_FALSE(usw_xen_auto_key);	/* auto-translated Xen guest: foreign pages */
+DECLARE_STATIC_KEY_FALSE(usw_force_key);	/* force=1, or a forced device is attached */
+DECLARE_STATIC_KEY_FALSE(usw_noncoherent_key);	/* a non-coherent device is attached */
 
 extern struct usw_pool usw_pool;
 extern const struct dma_map_ops usw_dma_ops;
@@ -78,23 +81,59 @@ int usw_attach_init(const char *attach);
 void usw_attach_exit(void);
 void usw_set_attach_all(bool all);
 
+/* cache.c: maintenance for non-coherent devices, only reached under usw_noncoherent_key */
+enum usw_cache_op {
+	USW_CACHE_CLEAN,	/* write dirty lines back to memory */
+	USW_CACHE_INVAL,	/* drop lines, so the CPU reads what the device wrote */
+};
+
+/**
+ * struct usw_cache_hooks - the primitives cache maintenance is made of; tests record them
+ * @local: maintain our own memory at @phys by virtual address, to the point of coherency
+ * @flush: GNTTABOP_cache_flush of @len bytes at @offset in the Xen page at bus address @bus
+ *	   (GNTTAB_CACHE_CLEAN or _INVAL in @op); returns the hypercall's result
+ */
+struct usw_cache_hooks {
+	void (*local)(phys_addr_t phys, size_t size, enum usw_cache_op op);
+	int (*flush)(u64 bus, unsigned int offset, unsigned int len, u32 op);
+};
+
+extern const struct usw_cache_hooks *usw_cache_hooks;
+extern bool usw_xen_cflush;
+void usw_cache_set_hooks(const struct usw_cache_hooks *hooks);
+bool usw_bus_is_foreign(phys_addr_t bus);
+void usw_cache_for_device(struct device *dev, phys_addr_t bus, size_t size,
+			  enum dma_data_direction dir);
+void usw_cache_for_cpu(struct device *dev, phys_addr_t bus, size_t size,
+		       enum dma_data_direction dir);
+void usw_cache_init(void);
+
 /* debugfs.c */
 void usw_debugfs_init(void);
 void usw_debugfs_exit(void);
 
-/* xen_pv.c: only reached while usw_xen_pv_key is on */
-#ifdef CONFIG_XEN_PV
+/* xen.c: only reached while usw_xen_pv_key or usw_xen_auto_key is on */
+#ifdef CONFIG_XEN
 phys_addr_t usw_xen_phys_to_bus(phys_addr_t phys, size_t size, bool *straddles);
-int usw_xen_init(void);
-void *usw_xen_alloc(struct device *dev, size_t size, dma_addr_t *dma, gfp_t gfp);
-void usw_xen_free(struct device *dev, size_t size, void *vaddr, dma_addr_t dma);
-u64 usw_xen_required_mask(void);
+void usw_xen_auto_init(void);
 #else
 static inline phys_addr_t usw_xen_phys_to_bus(phys_addr_t phys, size_t size, bool *straddles)
 {
 	return phys;
 }
 
+static inline void usw_xen_auto_init(void)
+{
+}
+#endif
+
+/* xen_pv.c: only reached while usw_xen_pv_key is on */
+#ifdef CONFIG_XEN_PV
+int usw_xen_init(void);
+void *usw_xen_alloc(struct device *dev, size_t size, dma_addr_t *dma, gfp_t gfp);
+void usw_xen_free(struct device *dev, size_t size, void *vaddr, dma_addr_t dma);
+u64 usw_xen_required_mask(void);
+#else
 static inline int usw_xen_init(void)
 {
 	return 0;

@@ -19,29 +19,6 @@
 static const struct dma_map_ops *usw_xen_ops;
 
 /**
- * usw_xen_phys_to_bus() - machine address of a buffer, and whether its frames are consecutive
- * @phys: pseudo-physical address of the buffer
- * @size: its length
- * @straddles: set to true if the buffer spans machine frames that are not consecutive
- *
- * Return: the machine (bus) address of @phys.
- */
-phys_addr_t usw_xen_phys_to_bus(phys_addr_t phys, size_t size, bool *straddles)
-{
-	unsigned long pfn = XEN_PFN_DOWN(phys);
-	unsigned long n = XEN_PFN_DOWN(phys + max_t(size_t, size, 1) - 1) - pfn;
-	unsigned long bfn = pfn_to_bfn(pfn), i;
-
-	for (i = 1; i <= n; i++) {
-		if (pfn_to_bfn(pfn + i) != bfn + i) {
-			*straddles = true;
-			break;
-		}
-	}
-	return ((phys_addr_t)bfn << XEN_PAGE_SHIFT) | xen_offset_in_page(phys);
-}
-
-/**
  * usw_xen_alloc() - machine-contiguous memory below the device's coherent mask
  * @dev: the device whose coherent_dma_mask bounds the machine address
  * @size: bytes wanted

@@ -1,9 +1,14 @@
 # shellcheck shell=bash
-# Booting a kernel under QEMU (TCG), alone or as a Xen PV dom0, and watching it until the guest's
+# Booting a kernel under QEMU (TCG), alone or as a Xen dom0, and watching it until the guest's
 # /init has delivered its verdict on the side channel. Sourced by run-kunit.sh and run-demo.sh.
 #
-# The guest reports on the second serial port (ttyS1 in both modes: Xen keeps com1 for itself)
+# boot_arch (x86_64, the default, or arm64) picks the machine: on x86_64 the kernel is a Xen PV
+# dom0 and the guest reports on the second serial port (ttyS1 in both modes: Xen keeps com1 for
+# itself); on arm64 (QEMU's virt board, PL011 console) it is an auto-translated dom0 and reports
+# on a virtio console (hvc0 alone, hvc1 under Xen, whose console is hvc0). The report sits
 # between "@@KTEST begin" and "@@KTEST end" lines; the console (Xen and dom0 mixed) goes to a file.
+boot_arch=${boot_arch:-x86_64}
+boot_scripts=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
 # Every oops, WARN, soft lockup or hung task is a panic, and a panic never reboots into a second
 # run, so a crash always leaves the end marker missing. 256 legacy BSD ptys cost seconds of
@@ -12,14 +17,65 @@ boot_kargs="panic=-1 oops=panic panic_on_warn=1 softlockup_panic=1 hung_task_pan
 boot_kargs+=" printk.time=1 pty.legacy_count=0"
 
 boot_xen_panic_re='^\(XEN\) .*(Panic on CPU|Hardware Dom0 crashed|Manual reset required)'
-boot_oops_re='Kernel panic|BUG:|WARNING:|Oops|Call Trace|general protection fault|UBSAN:|KASAN:'
+boot_oops_re='Kernel panic|BUG:|WARNING:|Oops|Call [Tt]race|general protection fault|UBSAN:|KASAN:'
+boot_oops_re+='|Internal error:|Unable to handle kernel|SError Interrupt'
 
 # The console without carriage returns and without Xen's own lines.
 boot_clean() { tr -d '\r' <"$1" | grep -av '^(XEN)' || true; }
 
-# Print the path of Xen unpacked for QEMU: its -kernel takes a gzipped Xen only as a plain ELF.
+# boot_check_arch: fail unless boot_arch is one we know.
+boot_check_arch() {
+	case $boot_arch in
+	x86_64 | arm64) ;;
+	*) echo "unknown architecture '$boot_arch' (x86_64 or arm64)" >&2; return 1 ;;
+	esac
+}
+
+# boot_kernel_image KDIR: the bootable image of the kernel built in KDIR.
+boot_kernel_image() {
+	case $boot_arch in
+	x86_64) echo "$1/arch/x86/boot/bzImage" ;;
+	arm64) echo "$1/arch/arm64/boot/Image" ;;
+	esac
+}
+
+# boot_busybox: print the static busybox for the guest's initramfs ($BUSYBOX if set).
+boot_busybox() {
+	if [ -n "${BUSYBOX:-}" ]; then
+		echo "$BUSYBOX"
+	elif [ "$boot_arch" = arm64 ]; then
+		"$boot_scripts/arm64-deps.sh" busybox
+	else
+		echo /bin/busybox
+	fi
+}
+
+# boot_result_dev MODE: the guest's name for the side channel boot_qemu_cmd sets up.
+boot_result_dev() {
+	case $boot_arch/$1 in
+	x86_64/*) echo ttyS1 ;;
+	arm64/qemu) echo hvc0 ;;
+	arm64/xen) echo hvc1 ;; # hvc0 is Xen's console
+	esac
+}
+
+# boot_dom0_type: what dom0 reports as /sys/hypervisor/type and guest_type.
+boot_dom0_type() {
+	case $boot_arch in
+	x86_64) echo "type=xen guest_type=PV" ;;
+	arm64) echo "type=xen guest_type=HVM" ;; # auto-translated, mapped 1:1
+	esac
+}
+
+# Print the path of the Xen image for QEMU's -kernel. On x86_64 that is the host's
+# xen-hypervisor-4.17-amd64, unpacked (-kernel takes a gzipped Xen only as a plain ELF); on
+# arm64 Debian's arm64 package, fetched and cached by arm64-deps.sh.
 boot_xen_image() {
 	local gz=/boot/xen-4.17-amd64.gz cache=${USWIOTLB_CACHE:-$HOME/.cache/uswiotlb} xen
+	if [ "$boot_arch" = arm64 ]; then
+		"$boot_scripts/arm64-deps.sh" xen
+		return
+	fi
 	[ -f "$gz" ] || { echo "$gz missing (scripts/deps.sh installs xen-hypervisor-4.17-amd64)" >&2
 		return 1; }
 	xen=$cache/xen/xen-4.17-amd64-$(sha256sum "$gz" | cut -c1-16)
@@ -32,33 +88,61 @@ boot_xen_image() {
 }
 
 # boot_qemu_cmd MODE KERNEL INITRD KARGS MEM XEN_APPEND CONSOLE CHANNEL [EXTRA QEMU ARGS...]
-# Fill the array boot_cmd with the QEMU command line.
+# Fill the array boot_cmd with the QEMU command line for boot_arch.
 boot_qemu_cmd() {
 	local mode=$1 kernel=$2 initrd=$3 kargs=$4 mem=$5 xen_append=$6 console=$7 chan=$8 xen
-	local xargs dargs
+	local xargs dargs qemu=qemu-system-x86_64 side=(-serial chardev:r)
 	shift 8
+	boot_check_arch || return 1
+	if [ "$boot_arch" = arm64 ]; then
+		# QEMU's virt board: the console on its PL011, the channel on a virtio console.
+		# shellcheck disable=SC2054 # the commas belong to QEMU options
+		qemu=qemu-system-aarch64 side=(-device virtio-serial-device -device virtconsole,chardev=r)
+	fi
 	# thread=single: with multi-threaded TCG (QEMU 7.2), a vCPU sometimes still executes the
 	# int3 that text_poke_bp() on the other vCPU has already replaced, and the guest oopses
 	# when a static key flips under load (kunit usw_test_force_flipped_under_load: 4 of 4
 	# runs oops with MTTCG, 0 of 5 with one TCG thread).
-	boot_cmd=(qemu-system-x86_64 -accel tcg,thread=single -smp 2 -nodefaults -display none
-		-monitor none -no-reboot -m "$mem" -serial "file:$console" -chardev "file,path=$chan,id=r"
-		-serial chardev:r "$@")
-	if [ "$mode" = qemu ]; then
+	# shellcheck disable=SC2054
+	boot_cmd=("$qemu" -accel tcg,thread=single -smp 2 -nodefaults -display none -monitor none
+		-no-reboot -m "$mem" -serial "file:$console" -chardev "file,path=$chan,id=r"
+		"${side[@]}" "$@")
+	case $boot_arch/$mode in
+	x86_64/qemu)
 		boot_cmd+=(-kernel "$kernel" -initrd "$initrd" -append "console=ttyS0 $kargs")
+		return ;;
+	arm64/qemu)
+		# pauth-impdef: QEMU's own pointer-authentication algorithm, much cheaper under TCG.
+		# shellcheck disable=SC2054
+		boot_cmd+=(-machine virt -cpu max,pauth-impdef=on -kernel "$kernel" -initrd "$initrd"
+			-append "console=ttyAMA0 $kargs")
+		return ;;
+	esac
+	xen=$(boot_xen_image) || return 1
+	xargs="loglvl=all guest_loglvl=all noreboot console_timestamps=boot bootscrub=0"
+	if [ "$boot_arch" = x86_64 ]; then
+		# dom0's poweroff makes Xen enter ACPI S5 and QEMU exits; after a dom0 crash noreboot
+		# leaves Xen idling with the backtrace on screen and boot_run stops QEMU.
+		# -cpu qemu64,+svm: with -cpu max dom0 dies on its first exception (qemu-xen.md).
+		xargs="console=com1 com1=115200,8n1 dom0_mem=768M,max:768M $xargs"
+		dargs="console=hvc0 earlyprintk=xen $kargs"
+		# Multiboot module list: "," separates modules, ",," is a literal comma.
+		# shellcheck disable=SC2054 # the commas belong to QEMU options
+		boot_cmd+=(-cpu qemu64,+svm -kernel "$xen" -append "$xargs${xen_append:+ $xen_append}"
+			-initrd "$kernel ${dargs//,/,,},$initrd")
 		return
 	fi
-	xen=$(boot_xen_image) || return 1
-	# dom0's poweroff makes Xen enter ACPI S5 and QEMU exits; after a dom0 crash noreboot leaves
-	# Xen idling with the backtrace on screen and boot_watch stops QEMU.
-	# -cpu qemu64,+svm: with -cpu max dom0 dies on its first exception (qemu-xen.md).
-	xargs="console=com1 com1=115200,8n1 dom0_mem=768M,max:768M loglvl=all guest_loglvl=all"
-	xargs+=" noreboot console_timestamps=boot bootscrub=0${xen_append:+ $xen_append}"
-	dargs="console=hvc0 earlyprintk=xen $kargs"
-	# Multiboot module list: "," separates modules, ",," is a literal comma.
-	# shellcheck disable=SC2054 # the commas belong to QEMU options
-	boot_cmd+=(-cpu qemu64,+svm -kernel "$xen" -append "$xargs"
-		-initrd "$kernel ${dargs//,/,,},$initrd")
+	# Xen on the PL011; QEMU's guest-loader hands it dom0's kernel and initramfs. Xen halts
+	# when dom0 powers off, without QEMU exiting: boot_run stops QEMU. Xen on Arm takes a
+	# plain dom0_mem size, and maps dom0 1:1 in a few large chunks: 768M of 1G does not fit.
+	xargs="console=dtuart dtuart=/pl011@9000000 dom0_mem=512M $xargs"
+	dargs="console=hvc0 earlycon=xen $kargs"
+	# In a -device option value ",," is a literal comma.
+	# shellcheck disable=SC2054
+	boot_cmd+=(-machine virt,virtualization=on,gic-version=3 -cpu cortex-a57 -kernel "$xen"
+		-append "$xargs${xen_append:+ $xen_append}"
+		-device "guest-loader,addr=0x49000000,kernel=${kernel//,/,,},bootargs=${dargs//,/,,}"
+		-device "guest-loader,addr=0x60000000,initrd=${initrd//,/,,}")
 }
 
 # boot_run TIMEOUT CONSOLE CHANNEL VERBOSE QEMU-OUT: run boot_cmd until the end marker is on

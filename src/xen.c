@@ -1,0 +1,45 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Xen translation shared by PV and auto-translated domains: the bus address of a buffer is its
+ * frame's bus frame (pfn_to_bfn), which differs from the pfn for every page of a PV domain and,
+ * in an auto-translated domain (arm, PVH), only for foreign pages mapped from other domains.
+ * Only reached while usw_xen_pv_key or usw_xen_auto_key is on.
+ */
+#include <linux/types.h>
+#include <xen/xen.h>
+#include <xen/features.h>
+#include <xen/page.h>
+
+#include "uswiotlb.h"
+
+/**
+ * usw_xen_phys_to_bus() - machine address of a buffer, and whether its frames are consecutive
+ * @phys: pseudo-physical address of the buffer
+ * @size: its length
+ * @straddles: set to true if the buffer spans machine frames that are not consecutive
+ *
+ * Return: the machine (bus) address of @phys.
+ */
+phys_addr_t usw_xen_phys_to_bus(phys_addr_t phys, size_t size, bool *straddles)
+{
+	unsigned long pfn = XEN_PFN_DOWN(phys);
+	unsigned long n = XEN_PFN_DOWN(phys + max_t(size_t, size, 1) - 1) - pfn;
+	unsigned long bfn = pfn_to_bfn(pfn), i;
+
+	for (i = 1; i <= n; i++) {
+		if (pfn_to_bfn(pfn + i) != bfn + i) {
+			*straddles = true;
+			break;
+		}
+	}
+	return ((phys_addr_t)bfn << XEN_PAGE_SHIFT) | xen_offset_in_page(phys);
+}
+
+/**
+ * usw_xen_auto_init() - switch on auto-translated mode in such a Xen domain
+ */
+void usw_xen_auto_init(void)
+{
+	if (xen_domain() && !xen_pv_domain() && xen_feature(XENFEAT_auto_translated_physmap))
+		static_branch_enable(&usw_xen_auto_key);
+}
