@@ -13,7 +13,9 @@
 #include <linux/dma-mapping.h>
 #include <linux/fs.h>
 #include <linux/highmem.h>
+#include <linux/iommu.h>
 #include <linux/kthread.h>
+#include <linux/pci.h>
 #include <linux/platform_device.h>
 #include <linux/random.h>
 #include <linux/scatterlist.h>
@@ -965,6 +967,33 @@ static void usw_test_bound_driver(struct kunit *test)
 	platform_device_unregister(pdev);
 }
 
+/*
+ * A PCI device the IOMMU translates for: the kernel bypasses custom ops there (6.12), so attach
+ * refuses it and leaves its ops alone. Needs QEMU's intel-iommu and a driver-less PCI device.
+ */
+static void usw_test_iommu_refused(struct kunit *test)
+{
+	struct pci_dev *pdev = NULL;
+	const struct dma_map_ops *ops;
+	char text[32];
+
+	for_each_pci_dev(pdev) {
+		struct iommu_domain *dom = iommu_get_domain_for_dev(&pdev->dev);
+
+		if (!pdev->dev.driver && dom && (dom->type & __IOMMU_DOMAIN_DMA_API))
+			break;
+	}
+	if (!pdev)
+		kunit_skip(test, "no driver-less PCI device in an IOMMU DMA domain");
+	ops = get_dma_ops(&pdev->dev);
+	KUNIT_EXPECT_EQ(test, usw_attach(&pdev->dev), -EOPNOTSUPP);
+	KUNIT_EXPECT_PTR_EQ(test, get_dma_ops(&pdev->dev), ops);
+	snprintf(text, sizeof(text), "%s\n", pci_name(pdev));
+	KUNIT_EXPECT_EQ(test, usw_sysfs_write("attach", text), -EOPNOTSUPP);
+	KUNIT_EXPECT_EQ(test, usw_detach(&pdev->dev), -ENODEV);
+	pci_dev_put(pdev);
+}
+
 /* The sysfs files as an admin uses them: through the VFS, with echo's newline. */
 static void usw_test_sysfs_files(struct kunit *test)
 {
@@ -1076,6 +1105,7 @@ static struct kunit_case usw_ctl_cases[] = {
 	KUNIT_CASE(usw_test_attach_refusals),
 	KUNIT_CASE(usw_test_bound_driver),
 	KUNIT_CASE(usw_test_sysfs_files),
+	KUNIT_CASE(usw_test_iommu_refused),
 	KUNIT_CASE(usw_test_syncs_reach_us),
 	KUNIT_CASE(usw_test_attach_all_new_devices),
 	KUNIT_CASE(usw_test_pool_size_values),

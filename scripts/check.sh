@@ -98,11 +98,14 @@ if [ "$x86" = 1 ]; then
 		failed=$((failed + 1))
 	fi
 
+	# Plain QEMU gets an IOMMU and a driver-less PCI device behind it, for the attach refusal.
+	iommu="-M q35 -device intel-iommu -device pci-testdev"
 	for mode in qemu xen; do
 		step "KUnit x86_64 in $mode"
 		run_counted ".results/check-kunit-$mode.log" \
 			scripts/run-kunit.sh --mode "$mode" --mem 6G --kdir "$kdir" \
 			--name "kunit-$mode" --timeout 600 \
+			--qemu-args "$([ "$mode" = xen ] || echo "$iommu")" \
 			-- src/uswiotlb.ko pool_size=$kunit_pool -- kunit/uswiotlb_kunit.ko
 	done
 fi

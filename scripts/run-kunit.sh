@@ -12,6 +12,7 @@
 #   --append ARGS      extra kernel (dom0) command line
 #   --xen-append ARGS  extra Xen command line, e.g. dom0_mem=1536M,max:1536M (last one wins)
 #   --mem SIZE         QEMU memory (default 1G; xen mode: dom0 gets 768M, 512M on arm64)
+#   --qemu-args ARGS   extra QEMU arguments, split on blanks (e.g. machine and devices)
 #   --no-rmmod         leave the modules loaded (default: rmmod in reverse order at the end)
 #   --channel console  results framed on the console instead of the side channel (fallback)
 #   -v, --verbose      stream the console to stderr
@@ -37,6 +38,7 @@ usage() { sed -n '/^#   scripts/,/^#   -v/s/^# \{0,3\}//p' "$0" >&2; exit 2; }
 die() { echo "run-kunit: $*" >&2; exit 2; }
 
 mode="" kdir="" tmo=300 name="" results=$PWD/.results filter="" append="" rmmod=1
+qemu_extra=()
 channel=serial verbose=0 xen_append="" mem=1G
 while [ $# -gt 0 ]; do
 	case $1 in
@@ -49,6 +51,7 @@ while [ $# -gt 0 ]; do
 	--filter) filter=${2-}; shift 2 ;;
 	--append) append=${2-}; shift 2 ;;
 	--xen-append) xen_append=${2-}; shift 2 ;;
+	--qemu-args) read -r -a qemu_extra <<<"${2-}"; shift 2 ;;
 	--mem) mem=${2-}; shift 2 ;;
 	--no-rmmod) rmmod=0; shift ;;
 	--channel) channel=${2-}; shift 2 ;;
@@ -142,7 +145,8 @@ kargs+=" ktest.result=$([ "$channel" = serial ] && boot_result_dev "$mode" || ec
 [ -z "$filter" ] || kargs+=" kunit.filter_glob=$filter"
 [ -z "$append" ] || kargs+=" $append"
 
-boot_qemu_cmd "$mode" "$kimage" "$initrd" "$kargs" "$mem" "$xen_append" "$console" "$chan" ||
+boot_qemu_cmd "$mode" "$kimage" "$initrd" "$kargs" "$mem" "$xen_append" "$console" "$chan" \
+	"${qemu_extra[@]}" ||
 	die "cannot set up the QEMU command line"
 printf '%q ' "${boot_cmd[@]}" >"$out/qemu-cmdline"
 echo >>"$out/qemu-cmdline"
