@@ -1214,6 +1214,25 @@ static void expect_one(struct kunit *test, const char *when, u32 op, phys_addr_t
 	KUNIT_EXPECT_EQ_MSG(test, usw_recs[0].size, size, "%s", when);
 }
 
+/*
+ * After handing a mapping of @buf back to the CPU: nothing for TO_DEVICE, else one invalidate
+ * over the mapping that ran while @buf still held @before (so before a bounce was copied
+ * back), and @buf now holds what the device wrote, @after.
+ */
+static void expect_for_cpu(struct kunit *test, const char *when, enum dma_data_direction dir,
+			   bool bounce, phys_addr_t mapped, const u8 *buf, size_t size, u8 before,
+			   u8 after)
+{
+	if (dir == DMA_TO_DEVICE) {
+		KUNIT_EXPECT_EQ_MSG(test, usw_nrecs, 0U, "%s", when);
+		return;
+	}
+	expect_one(test, when, USW_CACHE_INVAL, mapped, size);
+	if (usw_nrecs == 1 && bounce)
+		KUNIT_EXPECT_EQ_MSG(test, usw_recs[0].watch0, before, "%s", when);
+	KUNIT_EXPECT_TRUE_MSG(test, filled(buf, size, after), "%s", when);
+}
+
 static const char *const usw_dir_names[] = {
 	[DMA_BIDIRECTIONAL] = "bidirectional", [DMA_TO_DEVICE] = "to-device",
 	[DMA_FROM_DEVICE] = "from-device",
@@ -1236,7 +1255,7 @@ static void usw_test_cache_directions(struct kunit *test)
 	for (bounce = 0; bounce < 2; bounce++) {
 		for (d = 0; d < ARRAY_SIZE(dirs); d++) {
 			enum dma_data_direction dir = dirs[d];
-			bool to_cpu = dir != DMA_TO_DEVICE, to_dev = dir != DMA_FROM_DEVICE;
+			bool to_dev = dir != DMA_FROM_DEVICE;
 			u8 *buf = tbuf(test, size, 30 + d);
 			phys_addr_t mapped;
 			dma_addr_t dma;
@@ -1267,37 +1286,20 @@ static void usw_test_cache_directions(struct kunit *test)
 				KUNIT_EXPECT_EQ_MSG(test, usw_recs[0].range0, (u8)(50 + d), "%s",
 						    when);
 
-			/* The device writes; the CPU takes the buffer back. */
+			/* The device writes; the CPU takes the buffer back, twice. */
 			hw_write(test, dma, size, 70 + d);
 			usw_nrecs = 0;
 			dma_sync_single_for_cpu(dev, dma, size, dir);
 			snprintf(when, sizeof(when), "sync_for_cpu %s%s", usw_dir_names[dir],
 				 bounce ? " bounced" : "");
-			if (to_cpu) {
-				expect_one(test, when, USW_CACHE_INVAL, mapped, size);
-				/* Invalidated before the slot was copied back. */
-				if (usw_nrecs == 1 && bounce)
-					KUNIT_EXPECT_EQ_MSG(test, usw_recs[0].watch0, (u8)(50 + d),
-							    "%s", when);
-				KUNIT_EXPECT_TRUE_MSG(test, filled(buf, size, 70 + d), "%s", when);
-			} else {
-				KUNIT_EXPECT_EQ_MSG(test, usw_nrecs, 0U, "%s", when);
-			}
+			expect_for_cpu(test, when, dir, bounce, mapped, buf, size, 50 + d, 70 + d);
 
 			hw_write(test, dma, size, 90 + d);
 			usw_nrecs = 0;
 			dma_unmap_single(dev, dma, size, dir);
 			snprintf(when, sizeof(when), "unmap %s%s", usw_dir_names[dir],
 				 bounce ? " bounced" : "");
-			if (to_cpu) {
-				expect_one(test, when, USW_CACHE_INVAL, mapped, size);
-				if (usw_nrecs == 1 && bounce)
-					KUNIT_EXPECT_NE_MSG(test, usw_recs[0].watch0, (u8)(90 + d),
-							    "%s", when);
-				KUNIT_EXPECT_TRUE_MSG(test, filled(buf, size, 90 + d), "%s", when);
-			} else {
-				KUNIT_EXPECT_EQ_MSG(test, usw_nrecs, 0U, "%s", when);
-			}
+			expect_for_cpu(test, when, dir, bounce, mapped, buf, size, 70 + d, 90 + d);
 			usw_watch = NULL;
 			kunit_kfree(test, buf);
 		}
