@@ -5,6 +5,7 @@
 #   make check-arm64                    only the arm64 build and KUnit runs
 #   make demo [KVER=6.12|6.1]           uswiotlb carrying NVMe + NIC DMA in a Xen PV dom0
 #   make demo-all                       the demo on both stock kernels
+#   make bench                          dma_map_benchmark: uswiotlb vs the kernel's own DMA ops
 #
 # Kbuild reads the file named Kbuild; this Makefile is only the front door.
 
@@ -35,4 +36,9 @@ demo:
 demo-all:
 	scripts/demo.sh 6.12 6.1
 
-.PHONY: all modules clean check check-arm64 check-host demo demo-all
+bench:
+	scripts/deps.sh
+	$(MAKE) -C tools bench
+	scripts/run-bench.sh
+
+.PHONY: all modules clean check check-arm64 check-host demo demo-all bench

@@ -14,7 +14,7 @@ dir=${2:-$top}
 if [ "$dir" != "$top" ]; then
 	rm -rf "$dir"
 	mkdir -p "$dir"
-	cp -r "$top/Kbuild" "$top/src" "$top/kunit" "$dir/"
+	cp -r "$top/Kbuild" "$top/src" "$top/kunit" "$top/bench" "$dir/"
 fi
 # A kernel configured for arm64 is built with the cross compiler.
 cross=()
@@ -33,4 +33,4 @@ if grep -q 'warning:' "$log"; then
 	echo "build-module: warnings building against $kdir" >&2
 	exit 1
 fi
-echo "build-module: $(basename "$(dirname "$kdir/x")") ok: $(cd "$dir" && ls src/*.ko kunit/*.ko 2>/dev/null | tr '\n' ' ')"
+echo "build-module: $(basename "$(dirname "$kdir/x")") ok: $(cd "$dir" && ls src/*.ko kunit/*.ko bench/*.ko 2>/dev/null | tr '\n' ' ')"

@@ -69,7 +69,7 @@ scripts/build-module.sh "$kdir_arm64" "$arm64_build"
 
 step "checkpatch --strict"
 ksrc=$(scripts/kernel-source.sh)
-files=$(ls src/*.c src/*.h kunit/*.c | grep -v '\.mod\.c$')
+files=$(ls src/*.c src/*.h kunit/*.c bench/*.c | grep -v '\.mod\.c$')
 "$ksrc/scripts/checkpatch.pl" --strict --no-tree --quiet -f $files
 echo "checkpatch: clean"
 
@@ -124,6 +124,20 @@ if [ "$x86" = 1 ]; then
 		step "demo on stock $k (Xen PV dom0, NVMe + 2 e1000)"
 		run_counted ".results/check-demo-$k.log" scripts/run-demo.sh --krel "$k" \
 			--module "$cache/modbuild/$k/src/uswiotlb.ko" --tools tools/build/workload
+	done
+fi
+
+if [ "$x86" = 1 ]; then
+	# The benchmark must not rot: one short repetition of every scenario. Each scenario's
+	# measurements all present counts as a pass; the ratios are for `make bench`.
+	step "bench smoke (dma_map_benchmark, 4 scenarios; host pool benchmark)"
+	for smoke in "scripts/run-bench.sh --smoke" "make -s -C tools bench-smoke"; do
+		# shellcheck disable=SC2086 # the command and its arguments
+		if $smoke 2>&1 | tee -a .results/check-bench.log; then
+			passed=$((passed + 1))
+		else
+			failed=$((failed + 1))
+		fi
 	done
 fi
 

@@ -8,6 +8,10 @@ tarball=/usr/src/$srcpkg.tar.xz
 ver=$(dpkg-query -W -f='${Version}' "$srcpkg")
 dir=$cache/src/$srcpkg-$ver
 
+mkdir -p "$cache/src"
+# Two builds started together (a kernel and the host tools) must not unpack over each other.
+exec 9>"$cache/src/.lock"
+flock 9
 if [ ! -f "$dir/.uswiotlb-unpacked" ]; then
 	echo "kernel-source: unpacking $tarball" >&2
 	rm -rf "$dir"

@@ -38,6 +38,13 @@ static int usw_hiwater_set(void *data, u64 val)
 }
 DEFINE_DEBUGFS_ATTRIBUTE(usw_hiwater_fops, usw_hiwater_get, usw_hiwater_set, "%llu\n");
 
+static int usw_setup_us_get(void *data, u64 *val)
+{
+	*val = div_u64(usw_pool_setup_ns, NSEC_PER_USEC);
+	return 0;
+}
+DEFINE_DEBUGFS_ATTRIBUTE(usw_setup_us_fops, usw_setup_us_get, NULL, "%llu\n");
+
 static int usw_counter_get(void *data, u64 *val)
 {
 	*val = usw_stat_sum((size_t)data);
@@ -70,6 +77,7 @@ void usw_debugfs_init(void)
 	debugfs_create_file_unsafe("nslabs", 0400, usw_debugfs, NULL, &usw_nslabs_fops);
 	debugfs_create_file_unsafe("used", 0400, usw_debugfs, NULL, &usw_used_fops);
 	debugfs_create_file_unsafe("used_hiwater", 0600, usw_debugfs, NULL, &usw_hiwater_fops);
+	debugfs_create_file_unsafe("pool_setup_us", 0400, usw_debugfs, NULL, &usw_setup_us_fops);
 	for (i = 0; i < ARRAY_SIZE(usw_counters); i++)
 		debugfs_create_file_unsafe(usw_counters[i].name, 0400, usw_debugfs,
 					   (void *)usw_counters[i].offset, &usw_counter_fops);

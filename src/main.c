@@ -4,6 +4,7 @@
  * PV domains, with its own bounce pool. Module parameters and set-up live here.
  */
 #include <linux/dma-mapping.h>
+#include <linux/ktime.h>
 #include <linux/module.h>
 #include <linux/moduleparam.h>
 #include <linux/mutex.h>
@@ -23,6 +24,8 @@ EXPORT_SYMBOL_IF_KUNIT(usw_dev);
 /* pool.c stays free of kernel-only macros: its test entry points are exported here. */
 EXPORT_SYMBOL_IF_KUNIT(usw_pool_find_seg);
 bool usw_force;
+/* How long usw_pool_create() took at load: on Xen PV it is one hypercall per segment. */
+u64 usw_pool_setup_ns;
 
 static struct platform_device *usw_pdev;
 static unsigned long usw_pool_bytes = 64UL << 20;
@@ -142,6 +145,7 @@ EXPORT_SYMBOL_IF_KUNIT(usw_module_refs);
 
 static int __init usw_init(void)
 {
+	ktime_t start;
 	int ret;
 
 	/* Our own device: the pool is allocated through it, never attached. */
@@ -159,17 +163,19 @@ static int __init usw_init(void)
 		goto fail_pdev;
 	usw_xen_auto_init();
 	usw_cache_init();
+	start = ktime_get();
 	ret = usw_pool_create(&usw_pool, usw_pool_bytes);
 	if (ret)
 		goto fail_keys;
+	usw_pool_setup_ns = ktime_to_ns(ktime_sub(ktime_get(), start));
 	usw_debugfs_init();
 	ret = usw_attach_init(usw_attach_spec);
 	if (ret)
 		goto fail_pool;
 
-	pr_info("uswiotlb: %lu MiB pool in %u segments at bus %pad-%pad, %u areas%s%s\n",
+	pr_info("uswiotlb: %lu MiB pool in %u segments at bus %pad-%pad, %u areas, set up in %llu ms%s%s\n",
 		usw_pool_bytes >> 20, usw_pool.nsegs, &usw_pool.bus_lo, &usw_pool.bus_hi,
-		usw_pool.nareas,
+		usw_pool.nareas, div_u64(usw_pool_setup_ns, NSEC_PER_MSEC),
 		static_branch_unlikely(&usw_xen_pv_key) ? ", Xen PV translation" : "",
 		!static_branch_unlikely(&usw_xen_auto_key) ? "" : usw_xen_cflush ?
 		", Xen auto-translated, cache flush hypercall" :

@@ -179,6 +179,29 @@ static void usw_take(struct usw_pool *pool, unsigned int slot, unsigned int n,
 		pool->slots[i - 1].free = slot - (i - 1);
 }
 
+/* Slots taken by the mapping whose head slot is @h. */
+static unsigned int usw_head_slots(const struct usw_slot *h)
+{
+	return DIV_ROUND_UP(h->offset + h->size, USW_SLOT_SIZE);
+}
+
+/*
+ * How far the scan may move on from @slot, which cannot start a mapping of @n slots, without
+ * passing one that could: past the rest of a segment too short for @n (mappings never cross
+ * segments), past the rest of the mapping @slot belongs to, or past a free run shorter than @n.
+ */
+static unsigned int usw_scan_step(const struct usw_pool *pool, unsigned int slot, unsigned int n)
+{
+	unsigned int left = USW_SEG_SLOTS - slot % USW_SEG_SLOTS;
+	const struct usw_slot *s = &pool->slots[slot];
+
+	if (left < n)
+		return left;
+	if (!s->free)
+		return usw_head_slots(s - s->head) - s->head;
+	return s->free < n ? s->free : 1;
+}
+
 static int usw_area_alloc(struct usw_pool *pool, struct usw_area *area,
 			  const struct usw_req *req, unsigned int n, unsigned int offset)
 {
@@ -193,18 +216,16 @@ static int usw_area_alloc(struct usw_pool *pool, struct usw_area *area,
 	j = area->index;
 	while (tried < area->nslots) {
 		unsigned int slot = area->first + j;
-		unsigned int free = pool->slots[slot].free;
 		unsigned int step;
 
-		if (free >= n && usw_run_fits(pool, slot, n, req)) {
+		if (pool->slots[slot].free >= n && usw_run_fits(pool, slot, n, req)) {
 			usw_take(pool, slot, n, req, offset);
 			area->used += n;
 			area->index = j + n < area->nslots ? j + n : 0;
 			found = slot;
 			break;
 		}
-		/* A free run too short for us ends at a used slot: skip the whole run. */
-		step = free && free < n ? free : 1;
+		step = usw_scan_step(pool, slot, n);
 		tried += step;
 		j += step;
 		if (j >= area->nslots)
@@ -272,7 +293,7 @@ bool usw_pool_free(struct usw_pool *pool, unsigned int head)
 		spin_unlock_irqrestore(&area->lock, flags);
 		return false;
 	}
-	n = DIV_ROUND_UP(h->offset + h->size, USW_SLOT_SIZE);
+	n = usw_head_slots(h);
 	h->orig = 0;
 	h->size = 0;
 	h->offset = 0;

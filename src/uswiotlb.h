@@ -54,6 +54,7 @@ extern struct usw_pool usw_pool;
 extern const struct dma_map_ops usw_dma_ops;
 extern struct device *usw_dev;
 extern bool usw_force;
+extern u64 usw_pool_setup_ns;
 
 /* main.c */
 unsigned long usw_stat_sum(size_t offset);

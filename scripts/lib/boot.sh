@@ -102,10 +102,11 @@ boot_qemu_cmd() {
 	# thread=single: with multi-threaded TCG (QEMU 7.2), a vCPU sometimes still executes the
 	# int3 that text_poke_bp() on the other vCPU has already replaced, and the guest oopses
 	# when a static key flips under load (kunit usw_test_force_flipped_under_load: 4 of 4
-	# runs oops with MTTCG, 0 of 5 with one TCG thread).
+	# runs oops with MTTCG, 0 of 5 with one TCG thread). boot_tcg=multi is for runs that flip
+	# no key under load and need two vCPUs really in parallel (run-bench.sh --mttcg).
 	# shellcheck disable=SC2054
-	boot_cmd=("$qemu" -accel tcg,thread=single -smp 2 -nodefaults -display none -monitor none
-		-no-reboot -m "$mem" -serial "file:$console" -chardev "file,path=$chan,id=r"
+	boot_cmd=("$qemu" -accel "tcg,thread=${boot_tcg:-single}" -smp 2 -nodefaults -display none
+		-monitor none -no-reboot -m "$mem" -serial "file:$console" -chardev "file,path=$chan,id=r"
 		"${side[@]}" "$@")
 	case $boot_arch/$mode in
 	x86_64/qemu)

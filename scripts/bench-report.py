@@ -1,0 +1,172 @@
+#!/usr/bin/env python3
+"""Turn run-bench.sh's raw results into bench.csv, summary.csv, a table and latency.png.
+
+Each (scenario, granule, threads, direction) gets the median map and unmap latency over the
+repetitions for both implementations, and the ratio uswiotlb / kernel (below 1: we are faster).
+Exits 1 if a combination lacks one side.
+"""
+import csv
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+
+PEERS = {'direct': 'dma-direct', 'swiotlb': 'swiotlb', 'xen0': 'xen-swiotlb',
+         'xen1': 'xen-swiotlb'}
+DIRS = {'0': 'BIDIR', '1': 'TO_DEV', '2': 'FROM_DEV'}
+
+
+def main(out):
+    rows, copies, loops, pools = [], {}, {}, {}
+    with open(os.path.join(out, 'raw.txt')) as f:
+        for line in f:
+            kv = dict(w.split('=', 1) for w in line.split() if '=' in w)
+            kind = kv.get('kind')
+            if kind == 'bench' and 'unmap_us' in kv:
+                rows.append(kv)
+            elif kind == 'copy' and 'copy_ns' in kv:
+                copies.setdefault((kv['scenario'], kv['granule']), []).append(
+                    float(kv['copy_ns']) / 1000)
+            elif kind == 'loop' and 'pair_ns' in kv:
+                loops.setdefault((kv['scenario'], kv['granule'], kv['dir']), {}).setdefault(
+                    kv['impl'], []).append(float(kv['pair_ns']))
+            elif kind == 'pool' and 'setup_us' in kv:
+                pools[kv['scenario']] = (int(kv['bytes']), int(kv['setup_us']))
+    copy_us = {k: statistics.median(v) for k, v in copies.items()}
+    keys = ['scenario', 'impl', 'granule', 'threads', 'dir', 'rep', 'map_us', 'map_sd',
+            'unmap_us', 'unmap_sd']
+    with open(os.path.join(out, 'bench.csv'), 'w', newline='') as f:
+        w = csv.DictWriter(f, fieldnames=keys, extrasaction='ignore')
+        w.writeheader()
+        w.writerows(rows)
+
+    groups = {}
+    for r in rows:
+        k = (r['scenario'], r['granule'], r['threads'], r['dir'])
+        groups.setdefault(k, {}).setdefault(r['impl'], []).append(r)
+    order = list(PEERS)
+    summary, missing = [], 0
+    for k in sorted(groups, key=lambda k: (order.index(k[0]) if k[0] in order else 9,
+                                           int(k[1]), int(k[2]), k[3])):
+        g = groups[k]
+        if 'kernel' not in g or 'uswiotlb' not in g:
+            missing += 1
+            continue
+        med = {i: (statistics.median(float(r['map_us']) for r in g[i]),
+                   statistics.median(float(r['unmap_us']) for r in g[i])) for i in g}
+
+        def ratio(a, b):
+            return a / b if b > 0 else float('nan')
+        cp = copy_us.get((k[0], k[1]), float('nan'))
+        summary.append({
+            'scenario': k[0], 'peer': PEERS.get(k[0], 'kernel'), 'granule': k[1],
+            'threads': k[2], 'dir': DIRS.get(k[3], k[3]), 'reps': len(g['uswiotlb']),
+            'kernel_map_us': med['kernel'][0], 'uswiotlb_map_us': med['uswiotlb'][0],
+            'map_ratio': ratio(med['uswiotlb'][0], med['kernel'][0]),
+            'kernel_unmap_us': med['kernel'][1], 'uswiotlb_unmap_us': med['uswiotlb'][1],
+            'unmap_ratio': ratio(med['uswiotlb'][1], med['kernel'][1]),
+            # A map copies the whole buffer when it bounces: how near the copy limit it gets.
+            'copy_us': cp,
+            'kernel_map_copy_pct': 100 * ratio(cp, med['kernel'][0]),
+            'uswiotlb_map_copy_pct': 100 * ratio(cp, med['uswiotlb'][0]),
+        })
+    with open(os.path.join(out, 'summary.csv'), 'w', newline='') as f:
+        if summary:
+            w = csv.DictWriter(f, fieldnames=list(summary[0]))
+            w.writeheader()
+            w.writerows(summary)
+
+    print('%-8s %-12s %4s %3s %-7s %4s | %9s %9s %6s | %9s %9s %6s | %8s %6s %6s' % (
+        'scenario', 'peer', 'gran', 'thr', 'dir', 'reps', 'map peer', 'map usw', 'ratio',
+        'unmap pr', 'unmap usw', 'ratio', 'memcpy', 'peer%', 'usw%'))
+    for s in summary:
+        print('%-8s %-12s %4s %3s %-7s %4d | %9.2f %9.2f %6.2f | %9.2f %9.2f %6.2f | '
+              '%8.2f %6.1f %6.1f' % (
+                  s['scenario'], s['peer'], s['granule'], s['threads'], s['dir'], s['reps'],
+                  s['kernel_map_us'], s['uswiotlb_map_us'], s['map_ratio'],
+                  s['kernel_unmap_us'], s['uswiotlb_unmap_us'], s['unmap_ratio'],
+                  s['copy_us'], s['kernel_map_copy_pct'], s['uswiotlb_map_copy_pct']))
+    print('(latency in us, medians over repetitions; ratio = uswiotlb / peer; memcpy = the same'
+          ' size copied in the same boot;\n peer%, usw% = memcpy / map latency: how near a'
+          ' bouncing map gets to the copy limit)')
+    loop_summary(out, loops, order)
+    for scen, (nbytes, us) in sorted(pools.items(), key=lambda p: order.index(p[0])
+                                     if p[0] in order else 9):
+        print('pool set-up (%s): %d MiB in %.1f ms' % (scen, nbytes >> 20, us / 1000))
+    plot(out, summary)
+    if missing:
+        print('bench-report: %d combinations lack a side' % missing, file=sys.stderr)
+    return 1 if missing or not summary else 0
+
+
+def loop_summary(out, loops, order):
+    """The timed map/unmap loop of usw_bench.ko: medians, ratio, loop.csv and a table."""
+    rows = []
+    for k in sorted(loops, key=lambda k: (order.index(k[0]) if k[0] in order else 9,
+                                          int(k[1]), k[2])):
+        g = loops[k]
+        if 'kernel' not in g or 'uswiotlb' not in g:
+            continue
+        kern, usw = statistics.median(g['kernel']), statistics.median(g['uswiotlb'])
+        rows.append({'scenario': k[0], 'peer': PEERS.get(k[0], 'kernel'), 'granule': k[1],
+                     'dir': DIRS.get(k[2], k[2]), 'reps': len(g['uswiotlb']),
+                     'kernel_pair_ns': kern, 'uswiotlb_pair_ns': usw,
+                     'ratio': usw / kern if kern > 0 else float('nan')})
+    if not rows:
+        return
+    with open(os.path.join(out, 'loop.csv'), 'w', newline='') as f:
+        w = csv.DictWriter(f, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+    print('\nmap+unmap pairs timed as a loop (usw_bench.ko, 1 thread; ns per pair, medians):')
+    print('%-8s %-12s %4s %-7s %4s | %9s %9s %6s' % (
+        'scenario', 'peer', 'gran', 'dir', 'reps', 'peer', 'uswiotlb', 'ratio'))
+    for r in rows:
+        print('%-8s %-12s %4s %-7s %4d | %9.0f %9.0f %6.3f' % (
+            r['scenario'], r['peer'], r['granule'], r['dir'], r['reps'], r['kernel_pair_ns'],
+            r['uswiotlb_pair_ns'], r['ratio']))
+
+
+def plot(out, summary):
+    """Map latency against granule, one line per implementation and scenario (1 thread)."""
+    if not shutil.which('gnuplot'):
+        print('bench-report: no gnuplot, no latency.png', file=sys.stderr)
+        return
+    series = {}
+    for s in summary:
+        if s['threads'] != '1' or s['dir'] != 'TO_DEV':
+            continue
+        for impl, col in (('uswiotlb', 'uswiotlb_map_us'), (s['peer'], 'kernel_map_us')):
+            series.setdefault('%s: %s' % (s['scenario'], impl), []).append(
+                (int(s['granule']), s[col]))
+    if not series:
+        return
+    data = os.path.join(out, 'latency.dat')
+    with open(data, 'w') as f:
+        for name, pts in series.items():
+            f.write('"%s"\n' % name)
+            for g, v in sorted(pts):
+                f.write('%d %f\n' % (g, v))
+            f.write('\n\n')
+    script = '\n'.join([
+        'set terminal pngcairo size 1000,600' if 'pngcairo' in terminals() else
+        'set terminal png size 1000,600',
+        'set termoption noenhanced',
+        'set output "%s"' % os.path.join(out, 'latency.png'),
+        'set title "dma_map_single latency, 1 thread, TO_DEVICE (QEMU TCG)"',
+        'set xlabel "granule (pages)"', 'set ylabel "map latency (us)"',
+        'set logscale x 2', 'set key left top',
+        'plot for [i=0:%d] "%s" index i using 1:2 with linespoints title columnheader(1)' % (
+            len(series) - 1, data),
+    ])
+    subprocess.run(['gnuplot'], input=script, text=True, check=False)
+
+
+def terminals():
+    r = subprocess.run(['gnuplot', '-e', 'set terminal'], capture_output=True, text=True)
+    return r.stdout + r.stderr
+
+
+if __name__ == '__main__':
+    sys.exit(main(sys.argv[1]))
