@@ -11,16 +11,20 @@
  *
  * loop: map/unmap pairs timed as a whole loop, for the unbounced fast path. dma_map_benchmark
  *   rounds every map down to 100 ns, and a direct map takes a few hundred: too coarse to tell 5%.
- *   Each granule and direction runs on the kernel's device and on uswiotlb's in turn. The
+ *   Each granule and direction runs on the kernel's device and on uswiotlb's in turn and, if
+ *   floor= names a third device, on that one with ops that only add the offset: the cost of
+ *   dispatching through any struct dma_map_ops instead of the kernel's inline dma-direct. The
  *   devices must have no driver bound; the buffer is the CPU's throughout (nothing is written
  *   while mapped), as in map_benchmark.
  *
  * Load with granules=1,4,16,64 (pages), ms=500 (per measurement) and, for the loop,
- * kernel=<PCI name> uswiotlb=<PCI name>. Everything runs at load; /sys/kernel/debug/usw_bench
- * then holds one line per measurement.
+ * kernel=<PCI name> uswiotlb=<PCI name> [floor=<PCI name>]. Everything runs at load;
+ * /sys/kernel/debug/usw_bench then holds one line per measurement.
  */
 #include <linux/debugfs.h>
 #include <linux/device.h>
+#include <linux/dma-direct.h>
+#include <linux/dma-map-ops.h>
 #include <linux/dma-mapping.h>
 #include <linux/gfp.h>
 #include <linux/kernel.h>
@@ -54,9 +58,13 @@ static char usw_dev[32];
 module_param_string(uswiotlb, usw_dev, sizeof(usw_dev), 0444);
 MODULE_PARM_DESC(uswiotlb, "PCI device attached to uswiotlb, for the map/unmap loop");
 
+static char floor_dev[32];
+module_param_string(floor, floor_dev, sizeof(floor_dev), 0444);
+MODULE_PARM_DESC(floor, "PCI device given do-nothing DMA ops for the loop (bare metal only)");
+
 static bool swap;
 module_param(swap, bool, 0444);
-MODULE_PARM_DESC(swap, "Run the loop on uswiotlb's device before the kernel's (alternate per run)");
+MODULE_PARM_DESC(swap, "Run the loop's devices in reverse order (alternate per run)");
 
 static const enum dma_data_direction usw_bench_dirs[] = { DMA_TO_DEVICE, DMA_BIDIRECTIONAL };
 
@@ -73,9 +81,10 @@ struct usw_loop_result {
 };
 
 static struct usw_copy_result copy_res[USW_BENCH_MAX_GRANULES];
-/* [granule][direction][0 kernel, 1 uswiotlb] */
-static struct usw_loop_result loop_res[USW_BENCH_MAX_GRANULES][ARRAY_SIZE(usw_bench_dirs)][2];
-static bool loop_done;
+enum { USW_KERNEL, USW_USW, USW_FLOOR, USW_NR_IMPL };
+static const char *const usw_impl_names[USW_NR_IMPL] = { "kernel", "uswiotlb", "ops_floor" };
+static struct usw_loop_result loop_res[USW_BENCH_MAX_GRANULES][ARRAY_SIZE(usw_bench_dirs)]
+				      [USW_NR_IMPL];
 static struct dentry *usw_bench_file;
 
 static int usw_bench_parse(const char *spec)
@@ -143,6 +152,23 @@ static int usw_bench_loop(struct device *dev, void *buf, size_t size,
 	return 0;
 }
 
+/* Bus address = physical address, as dma-direct on bare metal: nothing but the dispatch. */
+static dma_addr_t usw_floor_map_page(struct device *dev, struct page *page, unsigned long offset,
+				     size_t size, enum dma_data_direction dir, unsigned long attrs)
+{
+	return phys_to_dma(dev, page_to_phys(page) + offset);
+}
+
+static void usw_floor_unmap_page(struct device *dev, dma_addr_t dma, size_t size,
+				 enum dma_data_direction dir, unsigned long attrs)
+{
+}
+
+static const struct dma_map_ops usw_floor_ops = {
+	.map_page = usw_floor_map_page,
+	.unmap_page = usw_floor_unmap_page,
+};
+
 static struct device *usw_bench_find(const char *name)
 {
 	struct device *dev = bus_find_device_by_name(&pci_bus_type, NULL, name);
@@ -159,9 +185,12 @@ static struct device *usw_bench_find(const char *name)
 	return dev;
 }
 
-/* One granule: the copy, then each direction on both devices, in turns. */
-static int usw_bench_granule(unsigned int g, struct device *devs[2])
+/* One granule: the copy, then each direction on every device, in turns. */
+static int usw_bench_granule(unsigned int g, struct device *devs[USW_NR_IMPL])
 {
+	static const unsigned int order[2][USW_NR_IMPL] = {
+		{ USW_FLOOR, USW_KERNEL, USW_USW }, { USW_USW, USW_KERNEL, USW_FLOOR },
+	};
 	size_t size = (size_t)pages[g] << PAGE_SHIFT;
 	void *src = alloc_pages_exact(size, GFP_KERNEL);
 	void *dst = alloc_pages_exact(size, GFP_KERNEL);
@@ -172,10 +201,14 @@ static int usw_bench_granule(unsigned int g, struct device *devs[2])
 		goto out;
 	usw_bench_copy(dst, src, size, &copy_res[g]);
 	ret = 0;
-	for (d = 0; d < ARRAY_SIZE(usw_bench_dirs) && devs[0] && !ret; d++)
-		for (k = 0; k < 2 && !ret; k++)
-			ret = usw_bench_loop(devs[k ^ swap], src, size, usw_bench_dirs[d],
-					     &loop_res[g][d][k ^ swap]);
+	for (d = 0; d < ARRAY_SIZE(usw_bench_dirs) && !ret; d++)
+		for (k = 0; k < USW_NR_IMPL && !ret; k++) {
+			unsigned int i = order[swap][k];
+
+			if (devs[i])
+				ret = usw_bench_loop(devs[i], src, size, usw_bench_dirs[d],
+						     &loop_res[g][d][i]);
+		}
 out:
 	free_pages_exact(src, size);
 	free_pages_exact(dst, size);
@@ -184,7 +217,6 @@ out:
 
 static int usw_bench_show(struct seq_file *m, void *v)
 {
-	static const char *const impl[] = { "kernel", "uswiotlb" };
 	unsigned int g, d, i;
 
 	for (g = 0; g < npages; g++) {
@@ -195,13 +227,15 @@ static int usw_bench_show(struct seq_file *m, void *v)
 		seq_printf(m, "copy granule=%u bytes=%zu copies=%llu copy_ns=%llu mbps=%llu\n",
 			   pages[g], bytes, c->copies, div64_u64(c->sum_100ns * 100, c->copies),
 			   c->sum_100ns ? div64_u64((u64)bytes * c->copies * 10, c->sum_100ns) : 0);
-		for (d = 0; d < ARRAY_SIZE(usw_bench_dirs) && loop_done; d++)
-			for (i = 0; i < 2; i++) {
+		for (d = 0; d < ARRAY_SIZE(usw_bench_dirs); d++)
+			for (i = 0; i < USW_NR_IMPL; i++) {
 				const struct usw_loop_result *l = &loop_res[g][d][i];
 
+				if (!l->pairs)
+					continue;
 				/* dir= as dma_map_benchmark's -d: 0 bidirectional, 1 to device */
 				seq_printf(m, "loop impl=%s granule=%u dir=%d pairs=%llu pair_ns=%llu\n",
-					   impl[i], pages[g],
+					   usw_impl_names[i], pages[g],
 					   usw_bench_dirs[d] == DMA_TO_DEVICE ? 1 : 0, l->pairs,
 					   div64_u64(l->ns, l->pairs));
 			}
@@ -210,9 +244,18 @@ static int usw_bench_show(struct seq_file *m, void *v)
 }
 DEFINE_SHOW_ATTRIBUTE(usw_bench);
 
+static void usw_bench_put(struct device *devs[USW_NR_IMPL])
+{
+	unsigned int i;
+
+	for (i = 0; i < USW_NR_IMPL; i++)
+		if (devs[i])
+			put_device(devs[i]);
+}
+
 static int __init usw_bench_init(void)
 {
-	struct device *devs[2] = { NULL, NULL };
+	struct device *devs[USW_NR_IMPL] = { NULL };
 	unsigned int g;
 	int ret;
 
@@ -223,28 +266,36 @@ static int __init usw_bench_init(void)
 	ret = usw_bench_parse(granules);
 	if (ret)
 		return ret;
-	if (!*kernel_dev != !*usw_dev) {
-		pr_err("usw_bench: give both kernel= and uswiotlb=, or neither\n");
+	if (!*kernel_dev != !*usw_dev || (*floor_dev && !*kernel_dev)) {
+		pr_err("usw_bench: give kernel= and uswiotlb= (and optionally floor=), or none\n");
 		return -EINVAL;
 	}
 	if (*kernel_dev) {
-		devs[0] = usw_bench_find(kernel_dev);
-		devs[1] = usw_bench_find(usw_dev);
-		ret = -ENODEV;
-		if (!devs[0] || !devs[1])
-			goto out;
+		devs[USW_KERNEL] = usw_bench_find(kernel_dev);
+		devs[USW_USW] = usw_bench_find(usw_dev);
+		if (*floor_dev)
+			devs[USW_FLOOR] = usw_bench_find(floor_dev);
+		if (!devs[USW_KERNEL] || !devs[USW_USW] || (*floor_dev && !devs[USW_FLOOR])) {
+			usw_bench_put(devs);
+			return -ENODEV;
+		}
+	}
+	if (devs[USW_FLOOR]) {
+		if (get_dma_ops(devs[USW_FLOOR])) {
+			dev_err(devs[USW_FLOOR], "usw_bench: floor device already has DMA ops\n");
+			usw_bench_put(devs);
+			return -EBUSY;
+		}
+		set_dma_ops(devs[USW_FLOOR], &usw_floor_ops);
 	}
 	for (g = 0, ret = 0; g < npages && !ret; g++)
 		ret = usw_bench_granule(g, devs);
-	loop_done = devs[0] && !ret;
+	if (devs[USW_FLOOR])
+		set_dma_ops(devs[USW_FLOOR], NULL);
+	usw_bench_put(devs);
 	if (!ret)
 		usw_bench_file = debugfs_create_file("usw_bench", 0444, NULL, NULL,
 						     &usw_bench_fops);
-out:
-	if (devs[0])
-		put_device(devs[0]);
-	if (devs[1])
-		put_device(devs[1]);
 	return ret;
 }
 
