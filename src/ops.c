@@ -110,20 +110,20 @@ static __always_inline bool usw_forced(struct device *dev)
 	return READ_ONCE(usw_force) || is_swiotlb_force_bounce(dev);
 }
 
-static dma_addr_t usw_map(struct device *dev, phys_addr_t phys, size_t size,
-			  enum dma_data_direction dir, unsigned long attrs)
+/* Map with some key on: Xen translation, forced bouncing or non-coherent devices. */
+static noinline dma_addr_t usw_map_keyed(struct device *dev, phys_addr_t phys, size_t size,
+					 enum dma_data_direction dir, unsigned long attrs)
 {
-	phys_addr_t bus = phys;
-	bool straddles = false;
+	struct usw_bus bus = { .addr = phys };
 	dma_addr_t dma;
 
 	if (static_branch_unlikely(&usw_xen_pv_key) || static_branch_unlikely(&usw_xen_auto_key))
-		bus = usw_xen_phys_to_bus(phys, size, &straddles);
-	dma = phys_to_dma(dev, bus);
+		bus = usw_xen_phys_to_bus(phys, size);
+	dma = phys_to_dma(dev, bus.addr);
 
 	if (unlikely(!dma_capable(dev, dma, size, true)))
 		return usw_bounce(dev, phys, size, dir, attrs, USW_BOUNCE_MASK);
-	if (unlikely(straddles))
+	if (unlikely(bus.straddles))
 		return usw_bounce(dev, phys, size, dir, attrs, USW_BOUNCE_STRADDLE);
 	if (static_branch_unlikely(&usw_force_key) && usw_forced(dev))
 		return usw_bounce(dev, phys, size, dir, attrs, USW_BOUNCE_FORCE);
@@ -131,12 +131,31 @@ static dma_addr_t usw_map(struct device *dev, phys_addr_t phys, size_t size,
 		/* A cache line shared with other data must not be invalidated under it. */
 		if (usw_kmalloc_needs_bounce(dev, size, dir))
 			return usw_bounce(dev, phys, size, dir, attrs, USW_BOUNCE_ALIGN);
-		if (!usw_xen_cflush && usw_bus_is_foreign(bus))
+		if (!usw_xen_cflush && usw_bus_is_foreign(bus.addr))
 			return usw_bounce(dev, phys, size, dir, attrs, USW_BOUNCE_FOREIGN);
 		if (!(attrs & DMA_ATTR_SKIP_CPU_SYNC))
-			usw_cache_for_device(dev, bus, size, dir);
+			usw_cache_for_device(dev, bus.addr, size, dir);
 	}
 
+	usw_count(direct);
+	return dma;
+}
+
+/*
+ * With every key off (bare metal, coherent, nothing forced) a map is phys_to_dma() and the
+ * mask check; everything else is a tail call, so this path needs no stack frame.
+ */
+static __always_inline dma_addr_t usw_map(struct device *dev, phys_addr_t phys, size_t size,
+					  enum dma_data_direction dir, unsigned long attrs)
+{
+	dma_addr_t dma;
+
+	if (static_branch_unlikely(&usw_xen_pv_key) || static_branch_unlikely(&usw_xen_auto_key) ||
+	    static_branch_unlikely(&usw_force_key) || static_branch_unlikely(&usw_noncoherent_key))
+		return usw_map_keyed(dev, phys, size, dir, attrs);
+	dma = phys_to_dma(dev, phys);
+	if (unlikely(!dma_capable(dev, dma, size, true)))
+		return usw_bounce(dev, phys, size, dir, attrs, USW_BOUNCE_MASK);
 	usw_count(direct);
 	return dma;
 }
@@ -168,8 +187,9 @@ static __always_inline enum usw_found usw_lookup(struct device *dev, dma_addr_t 
 	return USW_MISUSE;
 }
 
-static void usw_unmap(struct device *dev, dma_addr_t dma, size_t size,
-		      enum dma_data_direction dir, unsigned long attrs)
+/* Unmap of an address inside the pool's bus range: a bounce, or a direct mapping in a hole. */
+static noinline void usw_unmap_pool(struct device *dev, dma_addr_t dma, size_t size,
+				    enum dma_data_direction dir, unsigned long attrs)
 {
 	bool maintain = usw_noncoherent(dev) && !(attrs & DMA_ATTR_SKIP_CPU_SYNC);
 	struct usw_ref ref;
@@ -203,6 +223,23 @@ static void usw_unmap(struct device *dev, dma_addr_t dma, size_t size,
 		usw_copy(ref.orig, ref.bounce, min_t(size_t, size, mapped), false);
 	if (!usw_pool_free(&usw_pool, ref.head))
 		usw_misuse(dev, "unmap", dma, size);
+}
+
+/*
+ * Most unmaps are of direct mappings far from the pool: those are settled here without a
+ * stack frame, the pool's lookup stays out of line.
+ */
+static void usw_unmap(struct device *dev, dma_addr_t dma, size_t size,
+		      enum dma_data_direction dir, unsigned long attrs)
+{
+	phys_addr_t bus = dma_to_phys(dev, dma);
+
+	if (unlikely(usw_pool_may_contain(&usw_pool, bus))) {
+		usw_unmap_pool(dev, dma, size, dir, attrs);
+		return;
+	}
+	if (usw_noncoherent(dev) && !(attrs & DMA_ATTR_SKIP_CPU_SYNC))
+		usw_cache_for_cpu(dev, bus, size, dir);
 }
 
 /*

@@ -113,14 +113,26 @@ void usw_cache_init(void);
 void usw_debugfs_init(void);
 void usw_debugfs_exit(void);
 
+/**
+ * struct usw_bus - where a buffer is on the bus
+ * @addr: bus address of its first byte
+ * @straddles: its machine frames are not consecutive (Xen PV), so it is not directly usable
+ *
+ * Returned by value, in registers: the map fast path keeps no stack frame for it.
+ */
+struct usw_bus {
+	phys_addr_t addr;
+	bool straddles;
+};
+
 /* xen.c: only reached while usw_xen_pv_key or usw_xen_auto_key is on */
 #ifdef CONFIG_XEN
-phys_addr_t usw_xen_phys_to_bus(phys_addr_t phys, size_t size, bool *straddles);
+struct usw_bus usw_xen_phys_to_bus(phys_addr_t phys, size_t size);
 void usw_xen_auto_init(void);
 #else
-static inline phys_addr_t usw_xen_phys_to_bus(phys_addr_t phys, size_t size, bool *straddles)
+static inline struct usw_bus usw_xen_phys_to_bus(phys_addr_t phys, size_t size)
 {
-	return phys;
+	return (struct usw_bus){ .addr = phys };
 }
 
 static inline void usw_xen_auto_init(void)

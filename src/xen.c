@@ -16,23 +16,22 @@
  * usw_xen_phys_to_bus() - machine address of a buffer, and whether its frames are consecutive
  * @phys: pseudo-physical address of the buffer
  * @size: its length
- * @straddles: set to true if the buffer spans machine frames that are not consecutive
  *
- * Return: the machine (bus) address of @phys.
+ * Return: the machine (bus) address of @phys, and whether the buffer spans machine frames
+ * that are not consecutive.
  */
-phys_addr_t usw_xen_phys_to_bus(phys_addr_t phys, size_t size, bool *straddles)
+struct usw_bus usw_xen_phys_to_bus(phys_addr_t phys, size_t size)
 {
 	unsigned long pfn = XEN_PFN_DOWN(phys);
 	unsigned long n = XEN_PFN_DOWN(phys + max_t(size_t, size, 1) - 1) - pfn;
 	unsigned long bfn = pfn_to_bfn(pfn), i;
+	struct usw_bus bus = {
+		.addr = ((phys_addr_t)bfn << XEN_PAGE_SHIFT) | xen_offset_in_page(phys),
+	};
 
-	for (i = 1; i <= n; i++) {
-		if (pfn_to_bfn(pfn + i) != bfn + i) {
-			*straddles = true;
-			break;
-		}
-	}
-	return ((phys_addr_t)bfn << XEN_PAGE_SHIFT) | xen_offset_in_page(phys);
+	for (i = 1; i <= n && !bus.straddles; i++)
+		bus.straddles = pfn_to_bfn(pfn + i) != bfn + i;
+	return bus;
 }
 
 /**
