@@ -161,7 +161,7 @@ static bool in_pool(struct device *dev, dma_addr_t dma)
 
 static long used(void)
 {
-	return atomic_long_read(&usw_pool.used);
+	return usw_pool_used(&usw_pool);
 }
 
 /* Read what the device sees at @dma and compare with the pattern. */
@@ -488,7 +488,7 @@ static void usw_test_exhaustion_recovers(struct kunit *test)
 	for (i = 1; i < n; i++)
 		dma_unmap_single(dev, dma[i], USW_SEG_SIZE, DMA_TO_DEVICE);
 	KUNIT_EXPECT_EQ(test, used(), 0);
-	KUNIT_EXPECT_EQ(test, atomic_long_read(&usw_pool.hiwater), (long)usw_pool.nslots);
+	KUNIT_EXPECT_EQ(test, usw_pool_hiwater(&usw_pool), (unsigned long)usw_pool.nslots);
 }
 
 static void usw_test_map_sg_all_or_nothing(struct kunit *test)

@@ -17,14 +17,14 @@ DEFINE_DEBUGFS_ATTRIBUTE(usw_nslabs_fops, usw_nslabs_get, NULL, "%llu\n");
 
 static int usw_used_get(void *data, u64 *val)
 {
-	*val = atomic_long_read(&usw_pool.used);
+	*val = usw_pool_used(&usw_pool);
 	return 0;
 }
 DEFINE_DEBUGFS_ATTRIBUTE(usw_used_fops, usw_used_get, NULL, "%llu\n");
 
 static int usw_hiwater_get(void *data, u64 *val)
 {
-	*val = atomic_long_read(&usw_pool.hiwater);
+	*val = usw_pool_hiwater(&usw_pool);
 	return 0;
 }
 

@@ -90,10 +90,10 @@ EXPORT_SYMBOL_IF_KUNIT(usw_pool_create);
 void usw_pool_release(struct usw_pool *pool)
 {
 	unsigned int i;
-	long used = atomic_long_read(&pool->used);
+	unsigned long used = usw_pool_used(pool);
 
 	if (used) {
-		pr_err("uswiotlb: %ld slots still mapped; leaking the pool, a device may write it\n",
+		pr_err("uswiotlb: %lu slots still mapped; leaking the pool, a device may write it\n",
 		       used);
 		return;
 	}

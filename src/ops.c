@@ -117,6 +117,9 @@ static noinline dma_addr_t usw_map_keyed(struct device *dev, phys_addr_t phys, s
 	struct usw_bus bus = { .addr = phys };
 	dma_addr_t dma;
 
+	/* First: a forced map bounces anyway, so the p2m walk over every page is saved. */
+	if (static_branch_unlikely(&usw_force_key) && usw_forced(dev))
+		return usw_bounce(dev, phys, size, dir, attrs, USW_BOUNCE_FORCE);
 	if (static_branch_unlikely(&usw_xen_pv_key) || static_branch_unlikely(&usw_xen_auto_key))
 		bus = usw_xen_phys_to_bus(phys, size);
 	dma = phys_to_dma(dev, bus.addr);
@@ -125,8 +128,6 @@ static noinline dma_addr_t usw_map_keyed(struct device *dev, phys_addr_t phys, s
 		return usw_bounce(dev, phys, size, dir, attrs, USW_BOUNCE_MASK);
 	if (unlikely(bus.straddles))
 		return usw_bounce(dev, phys, size, dir, attrs, USW_BOUNCE_STRADDLE);
-	if (static_branch_unlikely(&usw_force_key) && usw_forced(dev))
-		return usw_bounce(dev, phys, size, dir, attrs, USW_BOUNCE_FORCE);
 	if (usw_noncoherent(dev)) {
 		/* A cache line shared with other data must not be invalidated under it. */
 		if (usw_kmalloc_needs_bounce(dev, size, dir))

@@ -111,9 +111,8 @@ int usw_pool_index(struct usw_pool *pool)
 	for (i = 0; i < pool->nareas; i++) {
 		pool->areas[i].index = 0;
 		pool->areas[i].used = 0;
+		pool->areas[i].peak = 0;
 	}
-	atomic_long_set(&pool->used, 0);
-	atomic_long_set(&pool->hiwater, 0);
 	return 0;
 }
 
@@ -220,7 +219,9 @@ static int usw_area_alloc(struct usw_pool *pool, struct usw_area *area,
 
 		if (pool->slots[slot].free >= n && usw_run_fits(pool, slot, n, req)) {
 			usw_take(pool, slot, n, req, offset);
-			area->used += n;
+			WRITE_ONCE(area->used, area->used + n);
+			if (area->used > area->peak)
+				WRITE_ONCE(area->peak, area->used);
 			area->index = j + n < area->nslots ? j + n : 0;
 			found = slot;
 			break;
@@ -258,15 +259,9 @@ int usw_pool_alloc(struct usw_pool *pool, const struct usw_req *req, unsigned in
 	for (i = 0; i < pool->nareas; i++) {
 		unsigned int a = (area + i) & (pool->nareas - 1);
 		int slot = usw_area_alloc(pool, &pool->areas[a], req, n, offset);
-		long used, hi;
 
-		if (slot < 0)
-			continue;
-		used = atomic_long_add_return(n, &pool->used);
-		hi = atomic_long_read(&pool->hiwater);
-		while (used > hi && !atomic_long_try_cmpxchg(&pool->hiwater, &hi, used))
-			;
-		return slot;
+		if (slot >= 0)
+			return slot;
 	}
 	return -ENOSPC;
 }
@@ -306,9 +301,7 @@ bool usw_pool_free(struct usw_pool *pool, unsigned int head)
 	}
 	for (i = head; i > seg_start && pool->slots[i - 1].free; i--)
 		pool->slots[i - 1].free = ++count;
-	area->used -= n;
-	/* Before the slots can be taken again, or used and hiwater overshoot the pool. */
-	atomic_long_sub(n, &pool->used);
+	WRITE_ONCE(area->used, area->used - n);
 	spin_unlock_irqrestore(&area->lock, flags);
 	return true;
 }
@@ -385,5 +378,14 @@ int usw_pool_resolve(const struct usw_pool *pool, dma_addr_t bus, size_t size,
  */
 void usw_pool_reset_hiwater(struct usw_pool *pool)
 {
-	atomic_long_set(&pool->hiwater, atomic_long_read(&pool->used));
+	unsigned int a;
+
+	for (a = 0; a < pool->nareas; a++) {
+		struct usw_area *area = &pool->areas[a];
+		unsigned long flags;
+
+		spin_lock_irqsave(&area->lock, flags);
+		WRITE_ONCE(area->peak, area->used);
+		spin_unlock_irqrestore(&area->lock, flags);
+	}
 }

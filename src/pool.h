@@ -31,7 +31,7 @@
 #include <linux/types.h>
 #include <linux/rbtree.h>
 #include <linux/spinlock.h>
-#include <linux/atomic.h>
+#include <linux/compiler.h>
 #include <linux/cache.h>
 
 #define USW_SLOT_SHIFT	11
@@ -78,6 +78,10 @@ struct usw_seg {
  * @nslots: number of slots in the area
  * @index: next-fit cursor, relative to @first
  * @used: slots in use
+ * @peak: most slots in use at once since the last usw_pool_reset_hiwater()
+ *
+ * Use is counted per area, under its lock: a pool-wide atomic would be written by every map
+ * and unmap on every CPU, and that one cache line would be all the CPUs share.
  */
 struct usw_area {
 	spinlock_t lock; /* see above */
@@ -85,6 +89,7 @@ struct usw_area {
 	unsigned int nslots;
 	unsigned int index;
 	unsigned int used;
+	unsigned int peak;
 } ____cacheline_aligned_in_smp;
 
 /**
@@ -98,8 +103,6 @@ struct usw_area {
  * @by_bus: the segments keyed by bus address
  * @bus_lo: lowest bus address in the pool
  * @bus_hi: one past the highest bus address in the pool
- * @used: slots in use over all areas
- * @hiwater: highest value @used has reached since it was last reset
  */
 struct usw_pool {
 	unsigned int nsegs;
@@ -111,8 +114,6 @@ struct usw_pool {
 	struct rb_root by_bus;
 	dma_addr_t bus_lo;
 	dma_addr_t bus_hi;
-	atomic_long_t used;
-	atomic_long_t hiwater;
 };
 
 /**
@@ -183,6 +184,42 @@ static inline dma_addr_t usw_mapping_bus(const struct usw_pool *pool, unsigned i
 static inline bool usw_pool_may_contain(const struct usw_pool *pool, dma_addr_t bus)
 {
 	return bus >= pool->bus_lo && bus < pool->bus_hi;
+}
+
+/**
+ * usw_pool_used() - slots in use
+ * @pool: the pool
+ *
+ * Return: the sum over the areas, read without their locks: exact while no map or unmap runs.
+ */
+static inline unsigned long usw_pool_used(const struct usw_pool *pool)
+{
+	unsigned long sum = 0;
+	unsigned int a;
+
+	for (a = 0; a < pool->nareas; a++)
+		sum += READ_ONCE(pool->areas[a].used);
+	return sum;
+}
+
+/**
+ * usw_pool_hiwater() - high-water mark of the pool's use
+ * @pool: the pool
+ *
+ * Each area keeps its own peak, so this is the sum of the areas' peaks since the last reset:
+ * never below the most slots ever in use at once, exact when one area did all the work, and
+ * at most the pool's size.
+ *
+ * Return: that sum.
+ */
+static inline unsigned long usw_pool_hiwater(const struct usw_pool *pool)
+{
+	unsigned long sum = 0;
+	unsigned int a;
+
+	for (a = 0; a < pool->nareas; a++)
+		sum += READ_ONCE(pool->areas[a].peak);
+	return sum;
 }
 
 #endif /* _USWIOTLB_POOL_H */

@@ -70,6 +70,8 @@ std::string PoolHarness::Init(const std::vector<dma_addr_t>& bus, unsigned narea
   err = usw_pool_index(&pool_);
   if (err) return "usw_pool_index: " + std::to_string(err);
   owner_.assign(pool_.nslots, -1);
+  area_used_.assign(pool_.nareas, 0);
+  area_peak_.assign(pool_.nareas, 0);
   return "";
 }
 
@@ -141,7 +143,9 @@ std::string PoolHarness::Alloc(const usw_req& req, unsigned area_hint, int* out)
   for (unsigned i = m.head; i < m.head + m.nslots; i++) owner_[i] = m.head;
   maps_[m.head] = m;
   used_ += m.nslots;
-  hiwater_ = std::max(hiwater_, used_);
+  unsigned a = pool_.segs[m.head / kSegSlots].area;
+  area_used_[a] += m.nslots;
+  area_peak_[a] = std::max(area_peak_[a], area_used_[a]);
 
   // The placement contract again, on the pool's own view of the mapping.
   dma_addr_t bus = usw_mapping_bus(&pool_, m.head);
@@ -159,7 +163,7 @@ std::string PoolHarness::Alloc(const usw_req& req, unsigned area_hint, int* out)
 std::string PoolHarness::Free(unsigned slot, bool* out) {
   bool live = maps_.count(slot);
   std::vector<usw_slot> before;
-  long used_before = atomic_long_read(&pool_.used);
+  unsigned long used_before = usw_pool_used(&pool_);
   if (!live) before.assign(pool_.slots, pool_.slots + pool_.nslots);
   bool got = usw_pool_free(&pool_, slot);
   if (out) *out = got;
@@ -169,12 +173,13 @@ std::string PoolHarness::Free(unsigned slot, bool* out) {
     err.Add("returned ", got, ", expected ", live);
   } else if (!live) {
     if (memcmp(before.data(), pool_.slots, pool_.nslots * sizeof(usw_slot)) ||
-        used_before != atomic_long_read(&pool_.used))
+        used_before != usw_pool_used(&pool_))
       err.Add("a refused free changed the pool");
   } else {
     const Mapping& m = maps_[slot];
     for (unsigned i = m.head; i < m.head + m.nslots; i++) owner_[i] = -1;
     used_ -= m.nslots;
+    area_used_[pool_.segs[m.head / kSegSlots].area] -= m.nslots;
     maps_.erase(slot);
   }
   return err.Take("free(" + std::to_string(slot) + ")");
@@ -182,7 +187,7 @@ std::string PoolHarness::Free(unsigned slot, bool* out) {
 
 void PoolHarness::ResetHiwater() {
   usw_pool_reset_hiwater(&pool_);
-  hiwater_ = used_;
+  area_peak_ = area_used_;
 }
 
 std::string PoolHarness::Resolve(dma_addr_t bus, size_t size) const {
@@ -257,10 +262,16 @@ std::string PoolHarness::Check() const {
     if (pool_.areas[a].index >= pool_.areas[a].nslots)
       err.Add(std::dec, "area ", a, " cursor ", pool_.areas[a].index, " out of range");
   }
-  if (atomic_long_read(&pool_.used) != used_)
-    err.Add(std::dec, "used ", atomic_long_read(&pool_.used), ", expected ", used_);
-  if (atomic_long_read(&pool_.hiwater) != hiwater_)
-    err.Add(std::dec, "hiwater ", atomic_long_read(&pool_.hiwater), ", expected ", hiwater_);
+  long peaks = 0;
+  for (unsigned a = 0; a < pool_.nareas; a++) {
+    if (pool_.areas[a].peak != area_peak_[a])
+      err.Add(std::dec, "area ", a, " peak ", pool_.areas[a].peak, ", expected ", area_peak_[a]);
+    peaks += area_peak_[a];
+  }
+  if (usw_pool_used(&pool_) != static_cast<unsigned long>(used_))
+    err.Add(std::dec, "used ", usw_pool_used(&pool_), ", expected ", used_);
+  if (usw_pool_hiwater(&pool_) != static_cast<unsigned long>(peaks))
+    err.Add(std::dec, "hiwater ", usw_pool_hiwater(&pool_), ", expected ", peaks);
   return err.Take("check");
 }
 

@@ -76,7 +76,8 @@ class PoolHarness {
   std::vector<int> owner_;  // head slot of the mapping using each slot, or -1
   std::map<unsigned, Mapping> maps_;
   long used_ = 0;
-  long hiwater_ = 0;
+  std::vector<long> area_used_;  // per area: slots in use, and the peak since the last reset
+  std::vector<long> area_peak_;
 };
 
 }  // namespace usw_test

@@ -127,7 +127,7 @@ TEST_P(RandomOps, MatchesModel) {
   while (!h.mappings().empty()) ASSERT_EQ(h.Free(h.mappings().begin()->first), "");
   ASSERT_EQ(h.Check(), "");
   EXPECT_EQ(h.CheckLayout(), "");
-  EXPECT_EQ(atomic_long_read(&pool->used), 0);
+  EXPECT_EQ(usw_pool_used(pool), 0u);
   // Small pools must run full now and then, or exhaustion went untested.
   if (shape.nsegs <= 16) {
     EXPECT_GT(nospc, 0);
@@ -400,12 +400,12 @@ TEST(PoolStats, HiwaterFollowsUseAndResets) {
   ASSERT_EQ(h.Alloc(Req(3 * kSlot), 0, &a), "");
   ASSERT_EQ(h.Alloc(Req(5 * kSlot), 0, &b), "");
   ASSERT_EQ(h.Free(b), "");
-  EXPECT_EQ(atomic_long_read(&pool->used), 3);
-  EXPECT_EQ(atomic_long_read(&pool->hiwater), 8);
+  EXPECT_EQ(usw_pool_used(pool), 3u);
+  EXPECT_EQ(usw_pool_hiwater(pool), 8u);
   h.ResetHiwater();
-  EXPECT_EQ(atomic_long_read(&pool->hiwater), 3);
+  EXPECT_EQ(usw_pool_hiwater(pool), 3u);
   ASSERT_EQ(h.Alloc(Req(1), 0, &b), "");
-  EXPECT_EQ(atomic_long_read(&pool->hiwater), 4);
+  EXPECT_EQ(usw_pool_hiwater(pool), 4u);
   EXPECT_EQ(h.Check(), "");
 }
 
@@ -455,7 +455,7 @@ TEST(PoolConcurrency, ThreadsMapFillVerifyAndUnmap) {
           continue;
         }
         mapped++;
-        long used = atomic_long_read(&pool->used);
+        long used = usw_pool_used(pool);
         for (long m = max_used; used > m && !max_used.compare_exchange_weak(m, used);) {
         }
         dma_addr_t bus = usw_mapping_bus(pool, head);
@@ -478,10 +478,9 @@ TEST(PoolConcurrency, ThreadsMapFillVerifyAndUnmap) {
   EXPECT_EQ(errors, 0);
   EXPECT_GT(mapped, kThreads * kIters / 4);
   EXPECT_GT(nospc, 0);
-  EXPECT_EQ(atomic_long_read(&pool->used), 0);
-  EXPECT_GE(atomic_long_read(&pool->hiwater), max_used.load());
-  // Fails now and then until UsedNeverExceedsThePoolWhenAllocRacesFree passes.
-  EXPECT_LE(atomic_long_read(&pool->hiwater), long{pool->nslots});
+  EXPECT_EQ(usw_pool_used(pool), 0u);
+  EXPECT_GE(usw_pool_hiwater(pool), static_cast<unsigned long>(max_used.load()));
+  EXPECT_LE(usw_pool_hiwater(pool), pool->nslots);
   h.ResetHiwater();  // the model saw none of the threads' traffic
   EXPECT_EQ(h.Check(), "");  // every free run restored, every area empty
 }
@@ -517,11 +516,11 @@ TEST(PoolRegression, OversizedRequestsAreInvalid) {
 
 usw_pool* racing_pool;
 int racing_head;
-long racing_used;
+unsigned long racing_used;
 
-// usw_pool_free() lowers pool->used only after it unlocks the area, so an allocation that takes
-// the freed slots in between is counted first: used, and so hiwater, overshoot the pool's size.
-// The shim's unlock hook runs that allocation at exactly that point.
+// usw_pool_free() once lowered a pool-wide count only after it unlocked the area, so an
+// allocation that took the freed slots in between was counted first: used, and so hiwater,
+// overshot the pool's size. The shim's unlock hook runs that allocation at exactly that point.
 TEST(PoolRegression, UsedNeverExceedsThePoolWhenAllocRacesFree) {
   PoolHarness h;
   ASSERT_EQ(h.Init({0x80000000}, 1), "");
@@ -536,17 +535,17 @@ TEST(PoolRegression, UsedNeverExceedsThePoolWhenAllocRacesFree) {
     shim_after_unlock = nullptr;  // once: not again for the allocation's own unlock
     usw_req whole = Req(kSegSize);
     racing_head = usw_pool_alloc(racing_pool, &whole, 0);
-    racing_used = atomic_long_read(&racing_pool->used);
+    racing_used = usw_pool_used(racing_pool);
   };
   bool freed = usw_pool_free(pool, first);
   shim_after_unlock = nullptr;
   ASSERT_TRUE(freed);
   ASSERT_EQ(racing_head, 0) << "the hook did not run between unlock and return";
 
-  EXPECT_LE(racing_used, long{pool->nslots});
-  EXPECT_LE(atomic_long_read(&pool->hiwater), long{pool->nslots});
+  EXPECT_LE(racing_used, pool->nslots);
+  EXPECT_LE(usw_pool_hiwater(pool), pool->nslots);
   EXPECT_TRUE(usw_pool_free(pool, racing_head));
-  EXPECT_EQ(atomic_long_read(&pool->used), 0);
+  EXPECT_EQ(usw_pool_used(pool), 0u);
 }
 
 }  // namespace

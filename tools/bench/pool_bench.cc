@@ -94,7 +94,7 @@ BenchPool::BenchPool(uint64_t bytes, unsigned fill_pct) {
   uint64_t target = uint64_t{pool.nslots} * fill_pct / 100;
   uint64_t high = target + (pool.nslots - target) / 2;
   if (fill_pct) {
-    for (unsigned i = 0; uint64_t(atomic_long_read(&pool.used)) < high; i++) {
+    for (unsigned i = 0; uint64_t(usw_pool_used(&pool)) < high; i++) {
       uint64_t orig = rng() & ~kPageMask;
       usw_req req = OpsReq(orig, FillSize(rng));
       int head;
@@ -104,12 +104,12 @@ BenchPool::BenchPool(uint64_t bytes, unsigned fill_pct) {
       live.push_back(head);
     }
     std::shuffle(live.begin(), live.end(), rng);
-    while (uint64_t(atomic_long_read(&pool.used)) > target) {
+    while (uint64_t(usw_pool_used(&pool)) > target) {
       if (!usw_pool_free(&pool, live.back())) std::abort();
       live.pop_back();
     }
   }
-  fill = double(atomic_long_read(&pool.used)) / pool.nslots;
+  fill = double(usw_pool_used(&pool)) / pool.nslots;
   for (unsigned a = 0; a < pool.nareas; a++) pool.areas[a].index = 0;
 }
 
