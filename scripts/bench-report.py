@@ -183,8 +183,8 @@ def plot(out, summary):
         'set termoption noenhanced',
         'set output "%s"' % os.path.join(out, 'latency.png'),
         'set title "dma_map_single latency, 1 thread, TO_DEVICE (QEMU TCG)"',
-        'set xlabel "granule (pages)"', 'set ylabel "map latency (us)"',
-        'set logscale x 2', 'set key left top',
+        'set xlabel "granule (pages)"', 'set ylabel "map latency (us, log scale)"',
+        'set logscale x 2', 'set logscale y 10', 'set key left top',
         'plot for [i=0:%d] "%s" index i using 1:2 with linespoints title columnheader(1)' % (
             len(series) - 1, data),
     ])
