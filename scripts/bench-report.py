@@ -18,12 +18,25 @@ PEERS = {'direct': 'dma-direct', 'swiotlb': 'swiotlb', 'xen0': 'xen-swiotlb',
 DIRS = {'0': 'BIDIR', '1': 'TO_DEV', '2': 'FROM_DEV'}
 
 
-def paired(g, col):
-    """Median over repetitions of uswiotlb / kernel, both measured back to back in each."""
-    kern = {r['rep']: float(r[col]) for r in g['kernel']}
-    ratios = [float(r[col]) / kern[r['rep']] for r in g['uswiotlb']
-              if kern.get(r['rep'], 0) > 0]
-    return statistics.median(ratios) if ratios else float('nan')
+def ratio(a, b):
+    return a / b if b > 0 else float('nan')
+
+
+def paired(num, den):
+    """Median over repetitions of num / den ({rep: value} each), measured back to back in each.
+
+    TCG's speed drifts by a third between repetitions, so ratios are taken within each one.
+    """
+    reps = [r for r in num if den.get(r, 0) > 0]
+    return statistics.median(num[r] / den[r] for r in reps) if reps else float('nan')
+
+
+def by_rep(rows, col):
+    return {r['rep']: float(r[col]) for r in rows}
+
+
+def scenario_order(scen):
+    return list(PEERS).index(scen) if scen in PEERS else len(PEERS)
 
 
 def main(out):
@@ -54,27 +67,23 @@ def main(out):
     for r in rows:
         k = (r['scenario'], r['granule'], r['threads'], r['dir'])
         groups.setdefault(k, {}).setdefault(r['impl'], []).append(r)
-    order = list(PEERS)
     summary, missing = [], 0
-    for k in sorted(groups, key=lambda k: (order.index(k[0]) if k[0] in order else 9,
-                                           int(k[1]), int(k[2]), k[3])):
+    for k in sorted(groups, key=lambda k: (scenario_order(k[0]), int(k[1]), int(k[2]), k[3])):
         g = groups[k]
         if 'kernel' not in g or 'uswiotlb' not in g:
             missing += 1
             continue
         med = {i: (statistics.median(float(r['map_us']) for r in g[i]),
                    statistics.median(float(r['unmap_us']) for r in g[i])) for i in g}
-
-        def ratio(a, b):
-            return a / b if b > 0 else float('nan')
         cp = copy_us.get((k[0], k[1]), float('nan'))
         summary.append({
             'scenario': k[0], 'peer': PEERS.get(k[0], 'kernel'), 'granule': k[1],
             'threads': k[2], 'dir': DIRS.get(k[3], k[3]), 'reps': len(g['uswiotlb']),
             'kernel_map_us': med['kernel'][0], 'uswiotlb_map_us': med['uswiotlb'][0],
-            'map_ratio': paired(g, 'map_us'),
+            'map_ratio': paired(by_rep(g['uswiotlb'], 'map_us'), by_rep(g['kernel'], 'map_us')),
             'kernel_unmap_us': med['kernel'][1], 'uswiotlb_unmap_us': med['uswiotlb'][1],
-            'unmap_ratio': paired(g, 'unmap_us'),
+            'unmap_ratio': paired(by_rep(g['uswiotlb'], 'unmap_us'),
+                                  by_rep(g['kernel'], 'unmap_us')),
             # A map copies the whole buffer when it bounces: how near the copy limit it gets.
             'copy_us': cp,
             'kernel_map_copy_pct': 100 * ratio(cp, med['kernel'][0]),
@@ -99,9 +108,8 @@ def main(out):
     print('(latency in us, medians over repetitions; ratio = uswiotlb / peer; memcpy = the same'
           ' size copied in the same boot;\n peer%, usw% = memcpy / map latency: how near a'
           ' bouncing map gets to the copy limit)')
-    loop_summary(out, loops, order)
-    for scen, (nbytes, us) in sorted(pools.items(), key=lambda p: order.index(p[0])
-                                     if p[0] in order else 9):
+    loop_summary(out, loops)
+    for scen, (nbytes, us) in sorted(pools.items(), key=lambda p: scenario_order(p[0])):
         print('pool set-up (%s): %d MiB in %.1f ms' % (scen, nbytes >> 20, us / 1000))
     plot(out, summary)
     if missing:
@@ -109,19 +117,10 @@ def main(out):
     return 1 if missing or not summary else 0
 
 
-def loop_summary(out, loops, order):
-    """The timed map/unmap loop of usw_bench.ko: loop.csv and a table.
-
-    TCG's speed drifts by a third between repetitions, so ratios are taken within each
-    repetition (the implementations ran back to back in it) and their median is reported.
-    """
-    def paired(a, b):
-        reps = [r for r in a if r in b and b[r] > 0]
-        return statistics.median(a[r] / b[r] for r in reps) if reps else float('nan')
-
+def loop_summary(out, loops):
+    """The timed map/unmap loop of usw_bench.ko: loop.csv and a table, ratios as paired()."""
     rows = []
-    for k in sorted(loops, key=lambda k: (order.index(k[0]) if k[0] in order else 9,
-                                          int(k[1]), k[2])):
+    for k in sorted(loops, key=lambda k: (scenario_order(k[0]), int(k[1]), k[2])):
         g = loops[k]
         if 'kernel' not in g or 'uswiotlb' not in g:
             continue

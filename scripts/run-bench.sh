@@ -51,6 +51,7 @@ cp "$ksrc/include/linux/map_benchmark.h" "$out/inc/linux/"
 gcc -static -O2 -Wall -I"$out/inc" -o "$out/dma_map_benchmark" \
 	"$ksrc/tools/testing/selftests/dma/dma_map_benchmark.c"
 
+ngran=$(wc -w <<<"$granules")
 fail=0
 for scen in $scenarios; do
 	case $scen in
@@ -80,9 +81,9 @@ for scen in $scenarios; do
 	: >"$dir/channel.log"
 	boot_qemu_cmd "$mode" "$kdir/arch/x86/boot/bzImage" "$dir/initramfs.cpio" "$kargs" 2G "" \
 		"$dir/console.log" "$dir/channel.log" "${testdevs[@]}"
-	n=$(($(wc -w <<<"$granules") * $(wc -w <<<"$threads") * $(wc -w <<<"$dirs") * reps * 2))
+	n=$((ngran * $(wc -w <<<"$threads") * $(wc -w <<<"$dirs") * reps * 2))
 	echo "run-bench: $scen: $n measurements of ${seconds}s ($mode, force=$force${extra:+, $extra})"
-	nextra=$(($(wc -w <<<"$granules") * reps * (1 + 2 * impls)))	# copy, loops x 2 dirs
+	nextra=$((ngran * reps * (1 + 2 * impls)))	# copy, loops x 2 dirs
 	limit=$((120 + n * (seconds + 4) + nextra * (extra_ms + 1000) / 1000))
 	boot_run $limit "$dir/console.log" "$dir/channel.log" 0 "$dir/qemu.out"
 	boot_clean "$dir/channel.log" | sed -n '/^@@KTEST begin/,/^@@KTEST end/p' >"$dir/stream.log"
