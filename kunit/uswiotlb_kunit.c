@@ -15,6 +15,7 @@
 #include <linux/highmem.h>
 #include <linux/iommu.h>
 #include <linux/kthread.h>
+#include <linux/of.h>
 #include <linux/pci.h>
 #include <linux/platform_device.h>
 #include <linux/random.h>
@@ -509,9 +510,9 @@ static void usw_test_map_sg_all_or_nothing(struct kunit *test)
 		bufs[i] = tbuf(test, len, i);
 		sg_set_buf(sg, bufs[i], len);
 	}
-	/* The last entry cannot be bounced: nothing may stay mapped. */
+	/* The last entry can never be bounced: nothing may stay mapped. */
 	ret = dma_map_sgtable(dev, &sgt, DMA_BIDIRECTIONAL, 0);
-	KUNIT_EXPECT_LT(test, ret, 0);
+	KUNIT_EXPECT_EQ(test, ret, -EINVAL);
 	KUNIT_EXPECT_EQ(test, used(), 0);
 
 	/* Without it, everything maps and round-trips. */
@@ -832,6 +833,162 @@ static void usw_test_coherent_alloc(struct kunit *test)
 	dma_free_coherent(dev, 3 * PAGE_SIZE, cpu, dma);
 }
 
+/*
+ * GFP_ATOMIC from atomic context (dma_pool_alloc() under a spinlock does this): no sleeping
+ * on the way, even where the memory must be mapped uncached (non-coherent devices). With
+ * CONFIG_DEBUG_ATOMIC_SLEEP a vmap() here is reported and fails the boot.
+ */
+static void usw_test_coherent_atomic(struct kunit *test)
+{
+	struct device *dev = tdev(test);
+	static DEFINE_SPINLOCK(lock);
+	dma_addr_t dma[3];
+	u8 *cpu[3];
+	unsigned int i;
+
+	KUNIT_ASSERT_EQ(test, dma_set_coherent_mask(dev, DMA_BIT_MASK(32)), 0);
+	spin_lock(&lock);
+	for (i = 0; i < ARRAY_SIZE(cpu); i++)
+		cpu[i] = dma_alloc_coherent(dev, (i + 1) * 1000, &dma[i], GFP_ATOMIC);
+	spin_unlock(&lock);
+	for (i = 0; i < ARRAY_SIZE(cpu); i++) {
+		KUNIT_ASSERT_NOT_NULL_MSG(test, cpu[i], "allocation %u", i);
+		KUNIT_EXPECT_TRUE(test, filled_with(cpu[i], (i + 1) * 1000, 0));
+		fill(cpu[i], (i + 1) * 1000, 50 + i);
+		KUNIT_EXPECT_TRUE(test, hw_sees(test, dma[i], (i + 1) * 1000, 50 + i));
+	}
+	spin_lock(&lock);
+	dma_free_coherent(dev, 1000, cpu[0], dma[0]);
+	spin_unlock(&lock);
+	dma_free_coherent(dev, 2000, cpu[1], dma[1]);
+	dma_free_coherent(dev, 3000, cpu[2], dma[2]);
+}
+
+/*
+ * dma_alloc_pages() memory is zeroed (it may be mapped to user space), in the CPU's view and
+ * in the device's, also when the mapping is bounced. Pages just dirtied and freed are the
+ * likeliest to come back, so dirty some first.
+ */
+static void usw_test_alloc_pages_zeroed(struct kunit *test)
+{
+	const size_t size = 3 * PAGE_SIZE;
+	struct device *dev = tdev(test);
+	struct page *pages[8];
+	unsigned int i, force;
+
+	for (force = 0; force < 2; force++) {
+		for (i = 0; i < ARRAY_SIZE(pages); i++) {
+			pages[i] = alloc_pages(GFP_KERNEL, get_order(size));
+			KUNIT_ASSERT_NOT_NULL(test, pages[i]);
+			memset(page_address(pages[i]), 0xa5, PAGE_SIZE << get_order(size));
+		}
+		for (i = 0; i < ARRAY_SIZE(pages); i++)
+			__free_pages(pages[i], get_order(size));
+		usw_set_force(force);
+		for (i = 0; i < ARRAY_SIZE(pages); i++) {
+			dma_addr_t dma;
+			u8 *seen = kunit_kzalloc(test, size, GFP_KERNEL);
+
+			KUNIT_ASSERT_NOT_NULL(test, seen);
+			pages[i] = dma_alloc_pages(dev, size, &dma, DMA_BIDIRECTIONAL, GFP_KERNEL);
+			KUNIT_ASSERT_NOT_NULL(test, pages[i]);
+			if (force)
+				KUNIT_EXPECT_TRUE(test, in_pool(dev, dma));
+			KUNIT_EXPECT_TRUE_MSG(test, filled_with(page_address(pages[i]), size, 0),
+					      "force=%u page %u", force, i);
+			hw_dma(dev, dma, seen, size, false);
+			KUNIT_EXPECT_TRUE_MSG(test, filled_with(seen, size, 0), "force=%u page %u",
+					      force, i);
+			dma_free_pages(dev, size, pages[i], dma, DMA_BIDIRECTIONAL);
+			kunit_kfree(test, seen);
+		}
+	}
+	KUNIT_EXPECT_EQ(test, used(), 0);
+}
+
+/*
+ * A sync that starts inside a mapping and runs past its end serves the mapped part, as
+ * swiotlb does, and is counted as misuse; nothing outside the mapping is touched.
+ */
+static void usw_test_sync_past_end(struct kunit *test)
+{
+	struct device *dev = tdev(test);
+	u8 *buf = tbuf(test, 4096 + 64, 7);
+	unsigned long misuse = usw_stat(misuse);
+	dma_addr_t dma;
+
+	usw_set_force(true);
+	dma = dma_map_single(dev, buf, 4096, DMA_BIDIRECTIONAL);
+	KUNIT_ASSERT_FALSE(test, dma_mapping_error(dev, dma));
+	KUNIT_ASSERT_TRUE(test, in_pool(dev, dma));
+	hw_write(test, dma, 4096, 9);
+
+	/* Through the ops: the DMA API debug layer would (rightly) complain first. */
+	usw_dma_ops.sync_single_for_cpu(dev, dma + 4000, 200, DMA_FROM_DEVICE);
+	KUNIT_EXPECT_EQ(test, usw_stat(misuse), misuse + 1);
+	KUNIT_EXPECT_TRUE(test, filled(buf, 4000, 7));
+	KUNIT_EXPECT_TRUE(test, filled(buf + 4000, 96, (u8)(9 + 4000 * 7)));
+	KUNIT_EXPECT_TRUE(test, filled(buf + 4096, 64, (u8)(7 + 4096 * 7)));
+
+	/* And towards the device: the CPU's new data reaches the mapped tail only. */
+	fill(buf + 4000, 96 + 64, 30);
+	usw_dma_ops.sync_single_for_device(dev, dma + 4000, 160, DMA_TO_DEVICE);
+	KUNIT_EXPECT_EQ(test, usw_stat(misuse), misuse + 2);
+	KUNIT_EXPECT_TRUE(test, hw_sees(test, dma + 4000, 96, 30));
+	KUNIT_EXPECT_EQ(test, used(), 2);
+
+	dma_unmap_single(dev, dma, 4096, DMA_BIDIRECTIONAL);
+	KUNIT_EXPECT_EQ(test, used(), 0);
+}
+
+/*
+ * map_sg says whether a failure is for now (-ENOMEM: retry once mappings are freed) or for
+ * good (-EINVAL: no pool could ever hold the entry; -EIO: the pool is beyond the device).
+ */
+static void usw_test_map_sg_errors(struct kunit *test)
+{
+	struct device *dev = tdev(test);
+	unsigned int n = usw_pool.nsegs, i;
+	size_t big = USW_SEG_SIZE - PAGE_SIZE;
+	dma_addr_t *hold = kunit_kcalloc(test, n, sizeof(*hold), GFP_KERNEL);
+	u8 *buf = tbuf(test, USW_SEG_SIZE + 1, 3);
+	struct scatterlist sg;
+	u64 mask;
+
+	KUNIT_ASSERT_NOT_NULL(test, hold);
+	usw_set_force(true);
+	sg_init_one(&sg, buf, USW_SEG_SIZE + 1);
+	KUNIT_EXPECT_EQ(test, dma_map_sg(dev, &sg, 1, DMA_TO_DEVICE), 0);
+	KUNIT_EXPECT_EQ(test, usw_dma_ops.map_sg(dev, &sg, 1, DMA_TO_DEVICE, 0), -EINVAL);
+
+	/* 8 KiB that must not cross a 4 KiB boundary: never. */
+	dma_set_seg_boundary(dev, SZ_4K - 1);
+	sg_init_one(&sg, buf, SZ_8K);
+	KUNIT_EXPECT_EQ(test, usw_dma_ops.map_sg(dev, &sg, 1, DMA_TO_DEVICE, 0), -EINVAL);
+	dma_set_seg_boundary(dev, ULONG_MAX);
+
+	/* A full pool: later. */
+	for (i = 0; i < n; i++) {
+		hold[i] = dma_map_single(dev, buf, big, DMA_TO_DEVICE);
+		KUNIT_ASSERT_FALSE(test, dma_mapping_error(dev, hold[i]));
+	}
+	sg_init_one(&sg, buf, big);
+	KUNIT_EXPECT_EQ(test, usw_dma_ops.map_sg(dev, &sg, 1, DMA_TO_DEVICE, DMA_ATTR_NO_WARN),
+			-ENOMEM);
+	for (i = 0; i < n; i++)
+		dma_unmap_single(dev, hold[i], big, DMA_TO_DEVICE);
+
+	/* A mask below the whole pool (set behind dma_set_mask(), which would refuse it). */
+	KUNIT_ASSERT_GT(test, usw_pool.bus_lo, 0);
+	mask = *dev->dma_mask;
+	*dev->dma_mask = usw_pool.bus_lo - 1;
+	sg_init_one(&sg, buf, 100);
+	KUNIT_EXPECT_EQ(test, usw_dma_ops.map_sg(dev, &sg, 1, DMA_TO_DEVICE, DMA_ATTR_NO_WARN),
+			-EIO);
+	*dev->dma_mask = mask;
+	KUNIT_EXPECT_EQ(test, used(), 0);
+}
+
 static struct kunit_case usw_map_cases[] = {
 	KUNIT_CASE(usw_test_direct_when_capable),
 	KUNIT_CASE(usw_test_bounce_narrow_mask),
@@ -852,6 +1009,10 @@ static struct kunit_case usw_map_cases[] = {
 	KUNIT_CASE(usw_test_force_flipped_under_load),
 	KUNIT_CASE(usw_test_xen_straddle),
 	KUNIT_CASE(usw_test_coherent_alloc),
+	KUNIT_CASE(usw_test_coherent_atomic),
+	KUNIT_CASE(usw_test_alloc_pages_zeroed),
+	KUNIT_CASE(usw_test_sync_past_end),
+	KUNIT_CASE(usw_test_map_sg_errors),
 	{}
 };
 
@@ -1101,6 +1262,257 @@ static void usw_test_pool_size_values(struct kunit *test)
 	}
 }
 
+/* ---- real probes: the driver core's dma_configure() runs before the driver's probe ---- */
+
+/* What the last probe of a usw-kunit-probe driver found on its device. */
+static struct {
+	const struct dma_map_ops *ops;
+	unsigned int probes;
+} usw_probed;
+
+static void usw_probe_record(struct device *dev)
+{
+	usw_probed.ops = get_dma_ops(dev);
+	usw_probed.probes++;
+}
+
+static int usw_probe_platform(struct platform_device *pdev)
+{
+	usw_probe_record(&pdev->dev);
+	return 0;
+}
+
+static struct platform_driver usw_probe_pdrv = {
+	.probe = usw_probe_platform,
+	.driver = { .name = "usw-kunit-probe" },
+};
+
+static int usw_probe_pci(struct pci_dev *pdev, const struct pci_device_id *id)
+{
+	usw_probe_record(&pdev->dev);
+	return 0;
+}
+
+static struct pci_driver usw_probe_pcidrv = {
+	.name = "usw-kunit-probe",
+	.probe = usw_probe_pci,
+};
+
+static int usw_is_virtio_slot(struct device *dev, const void *unused)
+{
+	return !dev->driver && of_device_is_compatible(dev->of_node, "virtio,mmio");
+}
+
+/*
+ * A driver-less device whose probe goes through dma_configure(), referenced: an empty
+ * virtio-mmio slot of QEMU's virt board (arm64: of_dma_configure, and under Xen
+ * xen_setup_dma_ops), or QEMU's pci-testdev outside an IOMMU domain (the x86 Xen PV dom0).
+ */
+static struct device *usw_probe_candidate(bool *pci)
+{
+	struct pci_dev *pdev = NULL;
+	struct device *dev;
+
+	*pci = false;
+	dev = bus_find_device(&platform_bus_type, NULL, NULL, usw_is_virtio_slot);
+	if (dev)
+		return dev;
+	while ((pdev = pci_get_device(PCI_VENDOR_ID_REDHAT, 0x0005, pdev))) {
+		if (!pdev->dev.driver && !iommu_get_domain_for_dev(&pdev->dev)) {
+			*pci = true;
+			return &pdev->dev;
+		}
+	}
+	return NULL;
+}
+
+/* Bind usw-kunit-probe to @dev through the driver core, as an admin's bind would. */
+static int usw_probe_bind(struct device *dev, bool pci)
+{
+	usw_probed.probes = 0;
+	usw_probed.ops = NULL;
+	return pci ? pci_register_driver(&usw_probe_pcidrv) :
+		     platform_driver_register(&usw_probe_pdrv);
+}
+
+static void usw_probe_unbind(bool pci)
+{
+	if (pci)
+		pci_unregister_driver(&usw_probe_pcidrv);
+	else
+		platform_driver_unregister(&usw_probe_pdrv);
+}
+
+#if defined(CONFIG_ARCH_HAS_SYNC_DMA_FOR_DEVICE) || defined(CONFIG_ARCH_HAS_SYNC_DMA_FOR_CPU) || \
+	defined(CONFIG_ARCH_HAS_SYNC_DMA_FOR_CPU_ALL)
+static void usw_set_coherent(struct device *dev, bool coherent)
+{
+	dev->dma_coherent = coherent;
+}
+#else
+static void usw_set_coherent(struct device *dev, bool coherent)
+{
+}
+#endif
+
+/*
+ * A real probe after attach: dma_configure() runs first (on arm64 under Xen it puts
+ * xen-swiotlb's ops back), then the driver must still find our ops, the coherency the probe
+ * set is what counts, the mappings it makes go through the pool with force=1, and detach
+ * gives back what the kernel's probe installed.
+ */
+static void usw_test_real_probe(struct kunit *test)
+{
+	unsigned long forced = usw_stat(bounced[USW_BOUNCE_FORCE]);
+	unsigned int refs = usw_module_refs();
+	const struct dma_map_ops *kernel_ops;
+	char line[128], want[160];
+	long noncoherent_base;
+	struct device *dev;
+	dma_addr_t dma;
+	bool pci;
+	u8 *buf;
+
+	dev = usw_probe_candidate(&pci);
+	if (!dev)
+		kunit_skip(test, "no driver-less device here whose probe runs dma_configure");
+	kunit_info(test, "probing %s (%s)\n", dev_name(dev), pci ? "PCI" : "platform, DT node");
+	KUNIT_ASSERT_EQ(test, device_set_driver_override(dev, "usw-kunit-probe"), 0);
+
+	/* The kernel's own probe: what does dma_configure() install here? */
+	KUNIT_ASSERT_EQ(test, usw_probe_bind(dev, pci), 0);
+	KUNIT_EXPECT_EQ(test, usw_probed.probes, 1U);
+	kernel_ops = dev->dma_ops;
+	usw_probe_unbind(pci);
+
+	/* Attached with ops and coherency the next probe will rewrite. */
+	dev->dma_ops = NULL;
+	usw_set_coherent(dev, !dev_is_dma_coherent(dev));
+	noncoherent_base = static_key_count(&usw_noncoherent_key.key);
+	KUNIT_ASSERT_EQ(test, usw_attach(dev), 0);
+
+	KUNIT_ASSERT_EQ(test, usw_probe_bind(dev, pci), 0);
+	KUNIT_EXPECT_EQ(test, usw_probed.probes, 1U);
+	KUNIT_EXPECT_PTR_EQ(test, usw_probed.ops, &usw_dma_ops);
+	/* Counted by what the probe set, not by the stale value attach saw. */
+	KUNIT_EXPECT_EQ(test, static_key_count(&usw_noncoherent_key.key),
+			noncoherent_base + !dev_is_dma_coherent(dev));
+	KUNIT_EXPECT_EQ(test, usw_module_refs(), refs + 1);
+	usw_devices_line(test, dev, line, sizeof(line));
+	snprintf(want, sizeof(want), "%s bound driver=usw-kunit-probe ops=uswiotlb", dev_name(dev));
+	KUNIT_EXPECT_STREQ(test, line, want);
+
+	/* The bound device maps through the pool. */
+	buf = tbuf(test, 3000, 60);
+	usw_set_force(true);
+	dma = dma_map_single(dev, buf, 3000, DMA_BIDIRECTIONAL);
+	KUNIT_ASSERT_FALSE(test, dma_mapping_error(dev, dma));
+	KUNIT_EXPECT_EQ(test, usw_stat(bounced[USW_BOUNCE_FORCE]), forced + 1);
+	KUNIT_EXPECT_TRUE(test, in_pool(dev, dma));
+	hw_dma(dev, dma, buf + 1500, 1500, false);
+	KUNIT_EXPECT_TRUE(test, filled(buf + 1500, 1500, 60));
+	fill(buf + 1500, 1500, 61);
+	hw_dma(dev, dma, buf + 1500, 1500, true);
+	dma_unmap_single(dev, dma, 3000, DMA_BIDIRECTIONAL);
+	KUNIT_EXPECT_TRUE(test, filled(buf, 1500, 61));
+	usw_set_force(false);
+
+	usw_probe_unbind(pci);
+	KUNIT_EXPECT_EQ(test, usw_module_refs(), refs);
+	KUNIT_EXPECT_EQ(test, usw_detach(dev), 0);
+	KUNIT_EXPECT_PTR_EQ(test, dev->dma_ops, kernel_ops);
+	KUNIT_EXPECT_EQ(test, static_key_count(&usw_noncoherent_key.key), noncoherent_base);
+	device_set_driver_override(dev, NULL);
+	put_device(dev);
+}
+
+/* A driver that keeps one forced mapping from probe to remove. */
+struct usw_del_state {
+	u8 buf[2048];
+	dma_addr_t dma;
+};
+
+static const struct dma_map_ops *usw_removed_ops;
+
+static int usw_del_probe(struct platform_device *pdev)
+{
+	struct usw_del_state *st = devm_kzalloc(&pdev->dev, sizeof(*st), GFP_KERNEL);
+
+	if (!st)
+		return -ENOMEM;
+	st->dma = dma_map_single(&pdev->dev, st->buf, sizeof(st->buf), DMA_TO_DEVICE);
+	if (dma_mapping_error(&pdev->dev, st->dma))
+		return -EIO;
+	platform_set_drvdata(pdev, st);
+	return 0;
+}
+
+static void usw_del_remove(struct platform_device *pdev)
+{
+	struct usw_del_state *st = platform_get_drvdata(pdev);
+
+	usw_removed_ops = get_dma_ops(&pdev->dev);
+	dma_unmap_single(&pdev->dev, st->dma, sizeof(st->buf), DMA_TO_DEVICE);
+}
+
+static struct platform_driver usw_del_drv = {
+	.probe = usw_del_probe,
+	.remove = usw_del_remove,
+	.driver = { .name = "usw-kunit-del" },
+};
+
+/*
+ * A device deleted while its driver is bound: device_del() tells the bus notifier before it
+ * unbinds the driver, whose teardown must still unmap through our ops; then the device is
+ * forgotten and the driver's module reference is dropped.
+ */
+static void usw_test_del_device_bound(struct kunit *test)
+{
+	struct platform_device_info info = {
+		.name = "usw-kunit-del",
+		.id = PLATFORM_DEVID_NONE,
+		.dma_mask = DMA_BIT_MASK(64),
+	};
+	unsigned long misuse = usw_stat(misuse);
+	unsigned int refs = usw_module_refs();
+	struct platform_device *pdev;
+
+	pdev = platform_device_register_full(&info);
+	KUNIT_ASSERT_FALSE(test, IS_ERR(pdev));
+	KUNIT_ASSERT_EQ(test, usw_attach(&pdev->dev), 0);
+	usw_set_force(true);
+	KUNIT_ASSERT_EQ(test, platform_driver_register(&usw_del_drv), 0);
+	KUNIT_ASSERT_NOT_NULL(test, pdev->dev.driver);
+	KUNIT_EXPECT_EQ(test, used(), 1);
+	KUNIT_EXPECT_EQ(test, usw_module_refs(), refs + 1);
+
+	usw_removed_ops = NULL;
+	platform_device_unregister(pdev);
+	KUNIT_EXPECT_PTR_EQ(test, usw_removed_ops, &usw_dma_ops);
+	KUNIT_EXPECT_EQ(test, used(), 0);
+	KUNIT_EXPECT_EQ(test, usw_stat(misuse), misuse);
+	KUNIT_EXPECT_EQ(test, usw_module_refs(), refs);
+	KUNIT_EXPECT_EQ(test, usw_detach_by_name("usw-kunit-del"), -ENODEV);
+	platform_driver_unregister(&usw_del_drv);
+}
+
+/* Ops of some other mechanism (an IOMMU, Xen grants, dma_dummy_ops): not ours to replace. */
+static const struct dma_map_ops usw_kunit_other_ops = {
+	.map_page = NULL,
+};
+
+static void usw_test_other_ops_refused(struct kunit *test)
+{
+	struct usw_test *t = test->priv;
+
+	KUNIT_ASSERT_EQ(test, usw_detach(t->dev), 0);
+	t->attached = false;
+	set_dma_ops(t->dev, &usw_kunit_other_ops);
+	KUNIT_EXPECT_EQ(test, usw_attach(t->dev), -EOPNOTSUPP);
+	KUNIT_EXPECT_PTR_EQ(test, t->dev->dma_ops, &usw_kunit_other_ops);
+	set_dma_ops(t->dev, NULL);
+}
+
 static struct kunit_case usw_ctl_cases[] = {
 	KUNIT_CASE(usw_test_attach_refusals),
 	KUNIT_CASE(usw_test_bound_driver),
@@ -1109,6 +1521,9 @@ static struct kunit_case usw_ctl_cases[] = {
 	KUNIT_CASE(usw_test_syncs_reach_us),
 	KUNIT_CASE(usw_test_attach_all_new_devices),
 	KUNIT_CASE(usw_test_pool_size_values),
+	KUNIT_CASE(usw_test_real_probe),
+	KUNIT_CASE(usw_test_del_device_bound),
+	KUNIT_CASE(usw_test_other_ops_refused),
 	{}
 };
 

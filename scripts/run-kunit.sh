@@ -14,6 +14,12 @@
 #   --mem SIZE         QEMU memory (default 1G; xen mode: dom0 gets 768M, 512M on arm64)
 #   --qemu-args ARGS   extra QEMU arguments, split on blanks (e.g. machine and devices)
 #   --no-rmmod         leave the modules loaded (default: rmmod in reverse order at the end)
+#   --probe            give QEMU a disk (NVMe on x86_64, virtio-blk on arm64) and run
+#                      scripts/init/probe once the modules are loaded: its driver unbound,
+#                      attached to uswiotlb, probed again and used at force=1
+#   --kmemleak         fail on any leak kmemleak finds since the first insmod (loaded and
+#                      after rmmod); the kernel must have kmemleak
+#   --expect REGEX     the console must match REGEX (repeatable): proof a checker was on
 #   --channel console  results framed on the console instead of the side channel (fallback)
 #   -v, --verbose      stream the console to stderr
 #
@@ -38,7 +44,7 @@ usage() { sed -n '/^#   scripts/,/^#   -v/s/^# \{0,3\}//p' "$0" >&2; exit 2; }
 die() { echo "run-kunit: $*" >&2; exit 2; }
 
 mode="" kdir="" tmo=300 name="" results=$PWD/.results filter="" append="" rmmod=1
-qemu_extra=()
+qemu_extra=() probe=0 kmemleak=0 expects=()
 channel=serial verbose=0 xen_append="" mem=1G
 while [ $# -gt 0 ]; do
 	case $1 in
@@ -54,6 +60,9 @@ while [ $# -gt 0 ]; do
 	--qemu-args) read -r -a qemu_extra <<<"${2-}"; shift 2 ;;
 	--mem) mem=${2-}; shift 2 ;;
 	--no-rmmod) rmmod=0; shift ;;
+	--probe) probe=1; shift ;;
+	--kmemleak) kmemleak=1; shift ;;
+	--expect) expects+=("${2-}"); shift 2 ;;
 	--channel) channel=${2-}; shift 2 ;;
 	-v | --verbose) verbose=1; shift ;;
 	--) break ;;
@@ -137,9 +146,25 @@ set -- "${set_args[@]}"
 
 initrd=$out/initramfs.cpio
 busybox=$(boot_busybox) || die "no static busybox for $boot_arch"
-BUSYBOX=$busybox "$here/mkinitramfs.sh" -o "$initrd" "$@" || die "cannot build the initramfs"
+extra_files=()
+if [ "$probe" = 1 ]; then
+	extra_files=(-f "$here/init/probe:/probe")
+	disk=$out/probe-disk.img
+	truncate -s 8M "$disk"
+	qemu_extra+=(-drive "file=$disk,if=none,id=usw-probe,format=raw")
+	# Outside Xen, virtio uses the DMA API only with VIRTIO_F_ACCESS_PLATFORM, a feature
+	# bit that only the modern virtio-mmio transport can offer (the virt board's is legacy).
+	case $boot_arch in
+	x86_64) qemu_extra+=(-device "nvme,serial=uswprobe,drive=usw-probe") ;;
+	arm64) qemu_extra+=(-global virtio-mmio.force-legacy=false
+		-device "virtio-blk-device,drive=usw-probe,iommu_platform=on") ;;
+	esac
+fi
+BUSYBOX=$busybox "$here/mkinitramfs.sh" -o "$initrd" "${extra_files[@]}" "$@" ||
+	die "cannot build the initramfs"
 
 kargs="$boot_kargs kunit.enable=1"
+[ "$kmemleak" = 0 ] || kargs+=" ktest.kmemleak=1"
 kargs+=" ktest.result=$([ "$channel" = serial ] && boot_result_dev "$mode" || echo console)"
 [ "$rmmod" = 1 ] || kargs+=" ktest.rmmod=0"
 [ -z "$filter" ] || kargs+=" kunit.filter_glob=$filter"
@@ -251,9 +276,57 @@ for s in "${order[@]}"; do
 done
 [ "$found" -gt 0 ] || fail+=("no suite results found")
 
+# The real-driver scenario: each step a case; what the guest wrote must be on the disk image.
+if [ "$probe" = 1 ]; then
+	grep -q '^@@KTEST probe-end' "$stream" || fail+=("probe scenario did not finish")
+	while read -r _ _ cname verdict detail; do
+		echo "run-kunit: probe $cname: $verdict $detail"
+		if [ "$verdict" = ok ]; then
+			passed=$((passed + 1))
+		else
+			failed=$((failed + 1)) fail+=("probe $cname: $detail")
+		fi
+	done < <(grep '^@@KTEST check ' "$stream")
+	want=$(sed -n 's/^@@KTEST probe-md5 //p' "$stream")
+	got=$(head -c 1M "$disk" | md5sum | cut -d' ' -f1)
+	if [ -n "$want" ] && [ "$want" = "$got" ]; then
+		echo "run-kunit: probe disk-image: ok (md5 $got)"
+		passed=$((passed + 1))
+	else
+		echo "run-kunit: probe disk-image: FAIL (guest wrote ${want:-nothing}, image has $got)"
+		failed=$((failed + 1)) fail+=("probe: the disk image does not hold what was written")
+	fi
+fi
+
+# kmemleak: anything new since the first insmod is a leak of ours.
+if [ "$kmemleak" = 1 ]; then
+	grep -q '^@@KTEST kmemleak-on' "$stream" || fail+=("kmemleak was not available")
+	for when in loaded unloaded; do
+		n=$(sed -n "/^@@KTEST kmemleak-begin $when/,/^@@KTEST kmemleak-end $when/p" "$stream" |
+			grep -c 'unreferenced object' || true)
+		if ! grep -q "^@@KTEST kmemleak-begin $when" "$stream"; then
+			[ "$when" = unloaded ] && [ "$rmmod" = 0 ] && continue
+			fail+=("no kmemleak report with the modules $when")
+		elif [ "$n" -gt 0 ]; then
+			fail+=("kmemleak: $n leaked objects with the modules $when")
+			sed -n "/^@@KTEST kmemleak-begin $when/,/^@@KTEST kmemleak-end $when/p" "$stream" |
+				head -60 | sed 's/^/  | /'
+		else
+			echo "run-kunit: kmemleak ($when): no leaks"
+		fi
+	done
+fi
+
 # Kernel trouble that did not (yet) panic.
 trouble=$(boot_trouble "$mode" "$console")
 [ -z "$trouble" ] || fail+=("$trouble")
+for re in "${expects[@]}"; do
+	if boot_clean "$console" | grep -aqE "$re"; then
+		echo "run-kunit: console shows /$re/"
+	else
+		fail+=("console never showed /$re/")
+	fi
+done
 
 if [ ${#fail[@]} -gt 0 ] && [ "$failed" -eq 0 ]; then
 	failed=1 # a broken run never reads as "0 failed"

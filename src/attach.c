@@ -4,7 +4,14 @@
  *
  * Only devices without a bound driver are attached or detached: a driver holds mappings made
  * through the ops it probed with. While an attached device has a driver bound, the module holds
- * a reference on itself, so it cannot be unloaded under live mappings.
+ * a reference on itself, so it cannot be unloaded under live mappings; a bind that comes while
+ * the module is going away leaves the device on the kernel's ops instead.
+ *
+ * The driver core rewrites a device's DMA set-up on every probe: really_probe() runs the bus's
+ * dma_configure() (on arm64 under Xen that installs xen-swiotlb's ops) before it sends
+ * BUS_NOTIFY_BIND_DRIVER and calls the driver's probe. So at BIND_DRIVER the ops are taken back,
+ * the ops the kernel just chose become the ones detach restores, and everything attach checked
+ * is checked again.
  *
  * Lock order: device_lock() before usw_attach_lock, as the driver core calls our bus notifier
  * with the device lock held.
@@ -30,6 +37,7 @@
  * @forced: it bounces everything (swiotlb=force or restricted pool); counted in usw_force_key
  * @noncoherent: it does not snoop CPU caches; counted in usw_noncoherent_key
  * @bound: a driver is bound; we hold a module reference for it
+ * @removing: the device was deleted with its driver bound; released once the driver is gone
  * @driver: name of the bound driver, copied at bind time for the devices file
  */
 struct usw_attached {
@@ -39,12 +47,14 @@ struct usw_attached {
 	bool forced;
 	bool noncoherent;
 	bool bound;
+	bool removing;
 	char driver[32];
 };
 
 static LIST_HEAD(usw_attached);
 static DEFINE_MUTEX(usw_attach_lock);
 static bool usw_attach_all;
+static bool usw_closing;	/* unloading, or a load failed: nothing more is attached */
 static struct kobject *usw_kobj;
 
 static USW_BUS_CONST struct bus_type *const usw_buses[] = {
@@ -72,14 +82,80 @@ static bool usw_in_iommu_domain(struct device *dev)
 	return domain && (domain->type & __IOMMU_DOMAIN_DMA_API);
 }
 
+/*
+ * The ops we stand in for: dma-direct (none) and xen-swiotlb, which arm64's dma_configure
+ * installs in a Xen dom0. Others are a mechanism the device depends on: an IOMMU, Xen grants,
+ * or dma_dummy_ops for a device that must not do DMA at all.
+ */
+static bool usw_ops_replaceable(const struct dma_map_ops *ops)
+{
+	char name[32];	/* longer names are not the one we look for */
+
+	if (!ops || ops == &usw_dma_ops)
+		return true;
+	snprintf(name, sizeof(name), "%ps", ops);
+	return !strcmp(name, "xen_swiotlb_dma_ops");
+}
+
+/*
+ * Why @dev cannot use our ops as it is set up now, or NULL. Checked at attach and again at
+ * every bind, after the driver core's dma_configure().
+ */
+static const char *usw_unsuitable(struct device *dev)
+{
+	if (usw_in_iommu_domain(dev))
+		return "it is in an IOMMU DMA domain (the kernel would bypass our ops)";
+	if (is_swiotlb_for_alloc(dev))
+		return "it has a restricted DMA pool, the only memory it may reach";
+#ifdef CONFIG_DMA_DECLARE_COHERENT
+	if (dev->dma_mem)
+		return "it has its own coherent memory region";
+#endif
+	if (!usw_ops_replaceable(dev->dma_ops))
+		return "it carries DMA ops uswiotlb does not stand in for";
+	return NULL;
+}
+
+static void usw_key_set(struct static_key_false *key, bool *counted, bool on)
+{
+	if (*counted == on)
+		return;
+	if (on)
+		static_branch_inc(key);
+	else
+		static_branch_dec(key);
+	*counted = on;
+}
+
+/* Follow what the device's DMA set-up says now: swiotlb=force and coherency. */
+static void usw_update(struct usw_attached *a)
+{
+	usw_key_set(&usw_force_key, &a->forced, is_swiotlb_force_bounce(a->dev));
+	usw_key_set(&usw_noncoherent_key, &a->noncoherent, !dev_is_dma_coherent(a->dev));
+}
+
+/*
+ * Put our ops on the device. Whatever else is there was set up by the kernel since we last
+ * looked (dma_configure at probe), so that is what detach gives back.
+ */
+static void usw_take_ops(struct usw_attached *a)
+{
+	const struct dma_map_ops *ops = a->dev->dma_ops;
+
+	if (ops != &usw_dma_ops) {
+		a->orig_ops = ops;
+		set_dma_ops(a->dev, &usw_dma_ops);
+	}
+	usw_update(a);
+	usw_dev_need_sync(a->dev);
+}
+
 static void usw_release(struct usw_attached *a)
 {
 	lockdep_assert_held(&usw_attach_lock);
 	set_dma_ops(a->dev, a->orig_ops);
-	if (a->forced)
-		static_branch_dec(&usw_force_key);
-	if (a->noncoherent)
-		static_branch_dec(&usw_noncoherent_key);
+	usw_key_set(&usw_force_key, &a->forced, false);
+	usw_key_set(&usw_noncoherent_key, &a->noncoherent, false);
 	list_del(&a->node);
 	dev_info(a->dev, "uswiotlb: detached\n");
 	put_device(a->dev);
@@ -90,12 +166,14 @@ static void usw_release(struct usw_attached *a)
  * usw_attach() - make a device use the uswiotlb DMA ops
  * @dev: a device with no driver bound
  *
- * Return: 0; -EEXIST if already attached; -EBUSY if a driver is bound; -EOPNOTSUPP if it is in
- * an IOMMU DMA domain (the kernel would bypass our ops); -EINVAL for our own device; -ENOMEM.
+ * Return: 0; -EEXIST if already attached; -EBUSY if a driver is bound; -EOPNOTSUPP if it cannot
+ * use our ops (an IOMMU DMA domain, a restricted pool or coherent region of its own, DMA ops
+ * we do not stand in for); -EINVAL for our own device; -ENOMEM.
  */
 int usw_attach(struct device *dev)
 {
 	struct usw_attached *a;
+	const char *why = NULL;
 	int ret = 0;
 
 	if (dev == usw_dev)
@@ -106,40 +184,33 @@ int usw_attach(struct device *dev)
 
 	device_lock(dev);
 	mutex_lock(&usw_attach_lock);
-	if (usw_find(dev)) {
+	if (usw_closing) {
+		ret = -ENODEV;
+	} else if (usw_find(dev)) {
+		dev_err(dev, "uswiotlb: already attached\n");
 		ret = -EEXIST;
 	} else if (dev->driver) {
 		/* Named under the device lock: the driver cannot go away meanwhile. */
 		dev_err(dev, "uswiotlb: not attached: driver %s is bound; unbind it first\n",
 			dev->driver->name);
 		ret = -EBUSY;
-	} else if (usw_in_iommu_domain(dev)) {
+	} else {
+		why = usw_unsuitable(dev);
+	}
+	if (why) {
+		dev_err(dev, "uswiotlb: not attached: %s (ops %ps)\n", why, dev->dma_ops);
 		ret = -EOPNOTSUPP;
 	}
-	if (ret)
-		goto out;
-
-	a->dev = get_device(dev);
-	a->orig_ops = dev->dma_ops;
-	a->forced = is_swiotlb_force_bounce(dev);
-	if (a->forced)
-		static_branch_inc(&usw_force_key);
-	a->noncoherent = !dev_is_dma_coherent(dev);
-	if (a->noncoherent)
-		static_branch_inc(&usw_noncoherent_key);
-	set_dma_ops(dev, &usw_dma_ops);
-	usw_dev_need_sync(dev);
-	list_add_tail(&a->node, &usw_attached);
-	a = NULL;
-	dev_info(dev, "uswiotlb: attached\n");
-out:
+	if (!ret) {
+		a->dev = get_device(dev);
+		usw_take_ops(a);
+		list_add_tail(&a->node, &usw_attached);
+		a = NULL;
+		dev_info(dev, "uswiotlb: attached\n");
+	}
 	mutex_unlock(&usw_attach_lock);
 	device_unlock(dev);
 	kfree(a);
-	if (ret == -EOPNOTSUPP)
-		dev_err(dev, "uswiotlb: not attached: it is in an IOMMU DMA domain\n");
-	else if (ret == -EEXIST)
-		dev_err(dev, "uswiotlb: already attached\n");
 	return ret;
 }
 EXPORT_SYMBOL_IF_KUNIT(usw_attach);
@@ -245,6 +316,48 @@ void usw_set_attach_all(bool all)
 }
 EXPORT_SYMBOL_IF_KUNIT(usw_set_attach_all);
 
+/*
+ * A driver is about to probe on @a: dma_configure() has just run. Returns false if the device
+ * was given back to the kernel's ops instead, because the module is going away or the new
+ * set-up rules us out.
+ */
+static bool usw_bind(struct usw_attached *a)
+{
+	struct device *dev = a->dev;
+	const char *why = usw_unsuitable(dev);
+
+	if (!why && !a->bound && !try_module_get(THIS_MODULE))
+		why = "uswiotlb is being unloaded";
+	if (why) {
+		dev_err(dev, "uswiotlb: %s binds on the kernel's DMA ops: %s\n", dev->driver->name,
+			why);
+		if (dev->dma_ops != &usw_dma_ops)
+			a->orig_ops = dev->dma_ops;
+		if (a->bound)
+			module_put(THIS_MODULE);
+		usw_release(a);
+		return false;
+	}
+	usw_take_ops(a);
+	/* really_probe() binds twice with CONFIG_DEBUG_TEST_DRIVER_REMOVE: one reference. */
+	a->bound = true;
+	strscpy(a->driver, dev->driver->name, sizeof(a->driver));
+	return true;
+}
+
+/* The driver is gone (or its probe failed): drop its reference, and a deleted device. */
+static void usw_unbound(struct usw_attached *a)
+{
+	bool put = a->bound;
+
+	a->bound = false;
+	a->driver[0] = '\0';
+	if (a->removing)
+		usw_release(a);
+	if (put)
+		module_put(THIS_MODULE);
+}
+
 static int usw_bus_notify(struct notifier_block *nb, unsigned long action, void *data)
 {
 	struct device *dev = data;
@@ -266,20 +379,21 @@ static int usw_bus_notify(struct notifier_block *nb, unsigned long action, void 
 		goto out;
 	switch (action) {
 	case BUS_NOTIFY_BIND_DRIVER:
-		a->bound = true;
-		strscpy(a->driver, dev->driver->name, sizeof(a->driver));
-		__module_get(THIS_MODULE);
+		usw_bind(a);
 		break;
 	case BUS_NOTIFY_UNBOUND_DRIVER:
 	case BUS_NOTIFY_DRIVER_NOT_BOUND:
-		if (a->bound) {
-			a->bound = false;
-			a->driver[0] = '\0';
-			module_put(THIS_MODULE);
-		}
+		usw_unbound(a);
 		break;
 	case BUS_NOTIFY_DEL_DEVICE:
-		usw_release(a);
+		/*
+		 * device_del() tells us before it unbinds the driver (platform devices): the
+		 * driver's teardown still unmaps through our ops, so keep them until it is gone.
+		 */
+		if (a->bound)
+			a->removing = true;
+		else
+			usw_release(a);
 		break;
 	}
 out:
@@ -353,15 +467,41 @@ static const struct attribute_group usw_attr_group = {
 	.attrs = usw_attrs,
 };
 
+/*
+ * At unload or a failed load: attach nothing more (a hotplug notifier may be half way), then
+ * give every device back, each under its device lock so that no probe is half way. A device
+ * can only be bound here if a driver bound during a load that then failed; its driver is
+ * unbound first, while our ops still work.
+ */
 static void usw_detach_all(void)
 {
-	struct usw_attached *a, *tmp;
+	struct usw_attached *a;
+	struct device *dev;
+	bool bound;
 
 	mutex_lock(&usw_attach_lock);
+	usw_closing = true;
 	usw_attach_all = false;
-	list_for_each_entry_safe(a, tmp, &usw_attached, node)
-		usw_release(a);
 	mutex_unlock(&usw_attach_lock);
+	for (;;) {
+		mutex_lock(&usw_attach_lock);
+		a = list_first_entry_or_null(&usw_attached, struct usw_attached, node);
+		dev = a ? get_device(a->dev) : NULL;
+		mutex_unlock(&usw_attach_lock);
+		if (!dev)
+			return;
+		device_lock(dev);
+		mutex_lock(&usw_attach_lock);
+		a = usw_find(dev);
+		bound = a && a->bound;
+		if (a && !bound)
+			usw_release(a);
+		mutex_unlock(&usw_attach_lock);
+		device_unlock(dev);
+		if (bound)
+			device_release_driver(dev);
+		put_device(dev);
+	}
 }
 
 static int usw_attach_list(const char *spec)

@@ -18,22 +18,38 @@
 #include <xen/interface/grant_table.h>
 #ifdef CONFIG_ARM64
 #include <asm/barrier.h>
+#include <asm/cpufeature.h>
 #include <asm/sysreg.h>
 #include <asm/xen/hypercall.h>
 #endif
 
 #include "uswiotlb.h"
 
-DEFINE_STATIC_KEY_FALSE(usw_noncoherent_key);
-
 /* Xen has GNTTABOP_cache_flush: foreign pages can be maintained instead of bounced. */
 bool usw_xen_cflush;
 EXPORT_SYMBOL_IF_KUNIT(usw_xen_cflush);
 
+DEFINE_STATIC_KEY_FALSE(usw_noncoherent_key);
+EXPORT_SYMBOL_IF_KUNIT(usw_noncoherent_key);
+
 #ifdef CONFIG_ARM64
+/*
+ * The smallest data cache line of any CPU, from the system-wide sanitised CTR_EL0 as the
+ * kernel's own dcache_line_size does: CPUs may differ, and a map may migrate mid-loop.
+ */
+static unsigned long usw_dline;
+
+static void usw_dline_init(void)
+{
+	u64 ctr = read_sanitised_ftr_reg(SYS_CTR_EL0);
+
+	/* CTR_EL0.DminLine, bits 19:16: log2 of the line size in 4-byte words. */
+	usw_dline = 4UL << cpuid_feature_extract_unsigned_field(ctr, 16);
+}
+
 static void usw_dcache_local(phys_addr_t phys, size_t size, enum usw_cache_op op)
 {
-	unsigned long line = 4UL << ((read_sysreg(ctr_el0) >> 16) & 0xf);
+	unsigned long line = usw_dline;
 	unsigned long start = (unsigned long)phys_to_virt(phys), end = start + size;
 	unsigned long p = start & ~(line - 1);
 
@@ -67,6 +83,10 @@ static int usw_xen_cache_flush(u64 bus, unsigned int offset, unsigned int len, u
 }
 #else
 /* Every device is coherent here (x86): usw_noncoherent_key is never switched on. */
+static void usw_dline_init(void)
+{
+}
+
 static void usw_dcache_local(phys_addr_t phys, size_t size, enum usw_cache_op op)
 {
 }
@@ -167,12 +187,13 @@ void usw_cache_for_cpu(struct device *dev, phys_addr_t bus, size_t size,
 }
 
 /**
- * usw_cache_init() - learn whether Xen maintains foreign pages for us
+ * usw_cache_init() - learn the cache line size, and whether Xen maintains foreign pages for us
  *
  * Xen answers a zero-length GNTTABOP_cache_flush with 0 when it has the operation.
  */
 void usw_cache_init(void)
 {
+	usw_dline_init();
 	usw_xen_cflush = static_branch_unlikely(&usw_xen_auto_key) &&
 			 usw_xen_cache_flush(0, 0, 0, 0) == 0;
 }

@@ -3,6 +3,7 @@
  * uswiotlb: one DMA-mapping implementation for bare metal, auto-translated Xen guests and Xen
  * PV domains, with its own bounce pool. Module parameters and set-up live here.
  */
+#include <linux/cc_platform.h>
 #include <linux/dma-mapping.h>
 #include <linux/ktime.h>
 #include <linux/module.h>
@@ -148,6 +149,15 @@ static int __init usw_init(void)
 	ktime_t start;
 	int ret;
 
+	/*
+	 * A memory-encrypted guest needs decrypted bounce memory (set_memory_decrypted() on the
+	 * pool, as swiotlb does): not done here, so do not pretend.
+	 */
+	if (cc_platform_has(CC_ATTR_MEM_ENCRYPT)) {
+		pr_err("uswiotlb: memory encryption is active and the pool is not decrypted: not loading; the kernel's swiotlb handles this guest\n");
+		return -EOPNOTSUPP;
+	}
+
 	/* Our own device: the pool is allocated through it, never attached. */
 	usw_pdev = platform_device_register_simple("uswiotlb", PLATFORM_DEVID_NONE, NULL, 0);
 	if (IS_ERR(usw_pdev))
@@ -163,10 +173,13 @@ static int __init usw_init(void)
 		goto fail_pdev;
 	usw_xen_auto_init();
 	usw_cache_init();
+	ret = usw_atomic_pool_init();
+	if (ret)
+		goto fail_keys;
 	start = ktime_get();
 	ret = usw_pool_create(&usw_pool, usw_pool_bytes);
 	if (ret)
-		goto fail_keys;
+		goto fail_atomic;
 	usw_pool_setup_ns = ktime_to_ns(ktime_sub(ktime_get(), start));
 	usw_debugfs_init();
 	ret = usw_attach_init(usw_attach_spec);
@@ -185,6 +198,8 @@ static int __init usw_init(void)
 fail_pool:
 	usw_debugfs_exit();
 	usw_pool_release(&usw_pool);
+fail_atomic:
+	usw_atomic_pool_exit();
 fail_keys:
 	static_branch_disable(&usw_xen_pv_key);
 	static_branch_disable(&usw_xen_auto_key);
@@ -198,6 +213,7 @@ static void __exit usw_exit(void)
 	usw_attach_exit();
 	usw_debugfs_exit();
 	usw_pool_release(&usw_pool);
+	usw_atomic_pool_exit();
 	platform_device_unregister(usw_pdev);
 	pr_info("uswiotlb: unloaded\n");
 }

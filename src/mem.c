@@ -7,8 +7,10 @@
  * plain page allocations whose bus address is their physical address.
  */
 #include <linux/dma-direct.h>
+#include <linux/genalloc.h>
 #include <linux/gfp.h>
 #include <linux/mm.h>
+#include <linux/sizes.h>
 #include <linux/scatterlist.h>
 #include <linux/slab.h>
 #include <linux/vmalloc.h>
@@ -106,11 +108,12 @@ EXPORT_SYMBOL_IF_KUNIT(usw_pool_release);
 /*
  * A device that does not snoop caches must see the CPU's writes to "coherent" memory at once:
  * map it uncached, after writing back and dropping whatever the linear map holds for it.
+ * vmap() may sleep: only for callers that may.
  */
-static void *usw_map_uncached(struct page *page, size_t size)
+static void *usw_map_uncached(struct page *page, size_t size, gfp_t gfp)
 {
 	unsigned int i, n = PAGE_ALIGN(size) >> PAGE_SHIFT;
-	struct page **pages = kmalloc_array(n, sizeof(*pages), GFP_KERNEL);
+	struct page **pages = kmalloc_array(n, sizeof(*pages), gfp);
 	const struct usw_cache_hooks *hooks = READ_ONCE(usw_cache_hooks);
 	void *vaddr;
 
@@ -123,6 +126,94 @@ static void *usw_map_uncached(struct page *page, size_t size)
 	vaddr = vmap(pages, n, VM_MAP, pgprot_dmacoherent(PAGE_KERNEL));
 	kfree(pages);
 	return vaddr;
+}
+
+/*
+ * Uncached memory for callers that cannot sleep (dma_pool_alloc() under a spinlock), made
+ * ahead like dma-direct's atomic pools. Only where devices can be non-coherent (arm64).
+ */
+#define USW_ATOMIC_POOL_SIZE	SZ_256K
+static struct gen_pool *usw_atomic_pool;
+static struct page *usw_atomic_pages;
+static void *usw_atomic_vaddr;
+
+/**
+ * usw_atomic_pool_init() - set up the uncached pool for non-sleeping coherent allocations
+ *
+ * Return: 0 or -ENOMEM.
+ */
+int usw_atomic_pool_init(void)
+{
+	unsigned int order = get_order(USW_ATOMIC_POOL_SIZE);
+
+	if (!IS_ENABLED(CONFIG_ARM64))
+		return 0;
+	usw_atomic_pages = alloc_pages(GFP_KERNEL | GFP_DMA32 | __GFP_ZERO, order);
+	if (!usw_atomic_pages)
+		goto fail;
+	usw_atomic_vaddr = usw_map_uncached(usw_atomic_pages, USW_ATOMIC_POOL_SIZE, GFP_KERNEL);
+	if (!usw_atomic_vaddr)
+		goto fail;
+	usw_atomic_pool = gen_pool_create(PAGE_SHIFT, NUMA_NO_NODE);
+	if (!usw_atomic_pool)
+		goto fail;
+	if (!gen_pool_add_virt(usw_atomic_pool, (unsigned long)usw_atomic_vaddr,
+			       page_to_phys(usw_atomic_pages), USW_ATOMIC_POOL_SIZE, NUMA_NO_NODE))
+		return 0;
+fail:
+	pr_err("uswiotlb: out of memory for the %u KiB atomic coherent pool\n",
+	       USW_ATOMIC_POOL_SIZE >> 10);
+	usw_atomic_pool_exit();
+	return -ENOMEM;
+}
+
+/**
+ * usw_atomic_pool_exit() - free the uncached pool, or leak it while any of it is allocated
+ */
+void usw_atomic_pool_exit(void)
+{
+	if (usw_atomic_pool &&
+	    gen_pool_avail(usw_atomic_pool) != gen_pool_size(usw_atomic_pool)) {
+		/* gen_pool_destroy() would BUG on a live allocation; a device may still use it. */
+		pr_err("uswiotlb: atomic coherent memory still allocated; leaking that pool\n");
+		return;
+	}
+	if (usw_atomic_pool)
+		gen_pool_destroy(usw_atomic_pool);
+	if (usw_atomic_vaddr)
+		vunmap(usw_atomic_vaddr);
+	if (usw_atomic_pages)
+		__free_pages(usw_atomic_pages, get_order(USW_ATOMIC_POOL_SIZE));
+	usw_atomic_pool = NULL;
+	usw_atomic_vaddr = NULL;
+	usw_atomic_pages = NULL;
+}
+
+static void *usw_alloc_atomic(struct device *dev, size_t size, dma_addr_t *dma)
+{
+	unsigned long vaddr;
+
+	if (!usw_atomic_pool)
+		return NULL;
+	vaddr = gen_pool_alloc(usw_atomic_pool, PAGE_ALIGN(size));
+	if (!vaddr)
+		return NULL;
+	*dma = phys_to_dma(dev, gen_pool_virt_to_phys(usw_atomic_pool, vaddr));
+	if (*dma + size - 1 > dev->coherent_dma_mask) {
+		gen_pool_free(usw_atomic_pool, vaddr, PAGE_ALIGN(size));
+		return NULL;
+	}
+	memset((void *)vaddr, 0, size);
+	return (void *)vaddr;
+}
+
+static bool usw_free_atomic(void *vaddr, size_t size)
+{
+	if (!usw_atomic_pool ||
+	    !gen_pool_has_addr(usw_atomic_pool, (unsigned long)vaddr, PAGE_ALIGN(size)))
+		return false;
+	gen_pool_free(usw_atomic_pool, (unsigned long)vaddr, PAGE_ALIGN(size));
+	return true;
 }
 
 /**
@@ -144,6 +235,8 @@ void *usw_alloc(struct device *dev, size_t size, dma_addr_t *dma, gfp_t gfp, uns
 
 	if (static_branch_unlikely(&usw_xen_pv_key))
 		return usw_xen_alloc(dev, size, dma, gfp);
+	if (!dev_is_dma_coherent(dev) && !gfpflags_allow_blocking(gfp))
+		return usw_alloc_atomic(dev, size, dma);
 
 	/* Try the normal zone first, then ever lower zones until the device reaches it. */
 	gfp &= ~(__GFP_DMA | __GFP_DMA32 | __GFP_HIGHMEM);
@@ -160,7 +253,7 @@ void *usw_alloc(struct device *dev, size_t size, dma_addr_t *dma, gfp_t gfp, uns
 		*dma = phys_to_dma(dev, page_to_phys(page));
 		if (*dma + size - 1 <= mask) {
 			void *vaddr = dev_is_dma_coherent(dev) ? page_address(page) :
-				      usw_map_uncached(page, size);
+				      usw_map_uncached(page, size, gfp);
 
 			if (vaddr)
 				return vaddr;
@@ -182,9 +275,14 @@ void usw_free(struct device *dev, size_t size, void *vaddr, dma_addr_t dma, unsi
 {
 	if (static_branch_unlikely(&usw_xen_pv_key)) {
 		usw_xen_free(dev, size, vaddr, dma);
+	} else if (usw_free_atomic(vaddr, size)) {
+		return;
 	} else if (is_vmalloc_addr(vaddr)) {
-		__free_pages(vmalloc_to_page(vaddr), get_order(size));
+		struct page *page = vmalloc_to_page(vaddr);
+
+		/* No uncached alias may outlive the pages: they go back to the allocator. */
 		vunmap(vaddr);
+		__free_pages(page, get_order(size));
 	} else {
 		__free_pages(virt_to_page(vaddr), get_order(size));
 	}

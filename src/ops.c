@@ -15,6 +15,7 @@ DEFINE_STATIC_KEY_FALSE(usw_xen_pv_key);
 DEFINE_STATIC_KEY_FALSE(usw_xen_auto_key);
 EXPORT_SYMBOL_IF_KUNIT(usw_xen_auto_key);
 DEFINE_STATIC_KEY_FALSE(usw_force_key);
+EXPORT_SYMBOL_IF_KUNIT(usw_force_key);
 
 static const char *const usw_reason_names[USW_NR_REASONS] = {
 	[USW_BOUNCE_MASK] = "beyond the DMA mask",
@@ -76,19 +77,22 @@ static dma_addr_t usw_bounce(struct device *dev, phys_addr_t phys, size_t size,
 	slot = usw_pool_alloc(&usw_pool, &req, raw_smp_processor_id());
 	if (slot < 0) {
 		usw_count(errors);
-		dev_err_ratelimited(dev, "uswiotlb: cannot bounce %zu bytes (%s): %s\n", size,
-				    usw_reason_names[reason],
-				    slot == -ENOSPC ? "pool full" : "larger than a pool segment");
+		if (!(attrs & DMA_ATTR_NO_WARN))
+			dev_err_ratelimited(dev, "uswiotlb: cannot bounce %zu bytes (%s): %s\n",
+					    size, usw_reason_names[reason], slot == -ENOSPC ?
+					    "pool full" : "larger than a pool segment");
 		return DMA_MAPPING_ERROR;
 	}
 
+	/* The pool is never encrypted memory: no encryption bit, as swiotlb does. */
 	bus = usw_mapping_bus(&usw_pool, slot);
-	dma = phys_to_dma(dev, bus);
+	dma = phys_to_dma_unencrypted(dev, bus);
 	if (unlikely(!dma_capable(dev, dma, size, true))) {
 		usw_pool_free(&usw_pool, slot);
 		usw_count(errors);
-		dev_err_ratelimited(dev, "uswiotlb: pool at %pad is beyond DMA mask %llx\n", &dma,
-				    dma_get_mask(dev));
+		if (!(attrs & DMA_ATTR_NO_WARN))
+			dev_err_ratelimited(dev, "uswiotlb: pool at %pad is beyond DMA mask %llx\n",
+					    &dma, dma_get_mask(dev));
 		return DMA_MAPPING_ERROR;
 	}
 
@@ -170,21 +174,46 @@ static void usw_misuse(struct device *dev, const char *what, dma_addr_t dma, siz
 
 enum usw_found { USW_MISUSE = -1, USW_DIRECT, USW_BOUNCED };
 
-/* Find the live bounce mapping behind @dma: bounced, direct, or misuse (reported). */
-static __always_inline enum usw_found usw_lookup(struct device *dev, dma_addr_t dma, size_t size,
-						 const char *what, struct usw_ref *ref)
+/*
+ * A range that starts inside a live mapping but runs past its end: like swiotlb, serve the
+ * part that is mapped, so the driver does not read stale data, and say so once.
+ */
+static noinline bool usw_clamp(struct device *dev, phys_addr_t bus, size_t *size,
+			       const char *what, struct usw_ref *ref)
+{
+	size_t avail;
+
+	if (*size <= 1 || usw_pool_resolve(&usw_pool, bus, 1, ref))
+		return false;
+	avail = usw_pool.slots[ref->head].size - (bus - usw_mapping_bus(&usw_pool, ref->head));
+	usw_count(misuse);
+	dev_warn_once(dev, "uswiotlb: %s of %pa+%zu runs past its mapping; clamped to %zu bytes\n",
+		      what, &bus, *size, avail);
+	*size = avail;
+	return true;
+}
+
+/*
+ * Find the live bounce mapping behind @dma: bounced, direct, or misuse (reported). *@size is
+ * clamped to the mapping if the range runs past its end.
+ */
+static __always_inline enum usw_found usw_lookup(struct device *dev, dma_addr_t dma,
+						 size_t *size, const char *what,
+						 struct usw_ref *ref)
 {
 	phys_addr_t bus = dma_to_phys(dev, dma);
 	int ret;
 
 	if (likely(!usw_pool_may_contain(&usw_pool, bus)))
 		return USW_DIRECT;
-	ret = usw_pool_resolve(&usw_pool, bus, size, ref);
+	ret = usw_pool_resolve(&usw_pool, bus, *size, ref);
 	if (likely(!ret))
 		return USW_BOUNCED;
 	if (ret == -ENOENT)
 		return USW_DIRECT;
-	usw_misuse(dev, what, dma, size);
+	if (usw_clamp(dev, bus, size, what, ref))
+		return USW_BOUNCED;
+	usw_misuse(dev, what, dma, *size);
 	return USW_MISUSE;
 }
 
@@ -194,9 +223,10 @@ static noinline void usw_unmap_pool(struct device *dev, dma_addr_t dma, size_t s
 {
 	bool maintain = usw_noncoherent(dev) && !(attrs & DMA_ATTR_SKIP_CPU_SYNC);
 	struct usw_ref ref;
+	size_t one = 1;
 	u32 mapped;
 
-	switch (usw_lookup(dev, dma, 1, "unmap", &ref)) {
+	switch (usw_lookup(dev, dma, &one, "unmap", &ref)) {
 	case USW_DIRECT:
 		if (maintain)
 			usw_cache_for_cpu(dev, dma_to_phys(dev, dma), size, dir);
@@ -255,7 +285,7 @@ static void usw_sync_for_cpu(struct device *dev, dma_addr_t dma, size_t size,
 
 	if (dir == DMA_TO_DEVICE)
 		return;
-	found = usw_lookup(dev, dma, size, "sync_for_cpu", &ref);
+	found = usw_lookup(dev, dma, &size, "sync_for_cpu", &ref);
 	if (found == USW_MISUSE)
 		return;
 	if (usw_noncoherent(dev))
@@ -273,7 +303,7 @@ static void usw_sync_for_device(struct device *dev, dma_addr_t dma, size_t size,
 
 	if (!usw_noncoherent(dev) && dir == DMA_FROM_DEVICE)
 		return;
-	found = usw_lookup(dev, dma, size, "sync_for_device", &ref);
+	found = usw_lookup(dev, dma, &size, "sync_for_device", &ref);
 	if (found == USW_MISUSE)
 		return;
 	if (found == USW_BOUNCED && dir != DMA_FROM_DEVICE)
@@ -298,11 +328,29 @@ static void usw_unmap_sg(struct device *dev, struct scatterlist *sgl, int nents,
 		usw_unmap(dev, sg->dma_address, sg_dma_len(sg), dir, attrs);
 }
 
+/*
+ * Why a bounce of @size bytes at @phys failed: -ENOMEM if it may work once mappings are freed,
+ * -EINVAL if no free pool could ever hold it (too large, or its segment boundary is narrower
+ * than it), -EIO if the whole pool is beyond the device's reach.
+ */
+static int usw_map_errno(struct device *dev, phys_addr_t phys, size_t size)
+{
+	unsigned long boundary = dma_get_seg_boundary(dev);
+	size_t span = (phys & dma_get_min_align_mask(dev) & (USW_SLOT_SIZE - 1)) + size;
+
+	if (size > usw_pool_max_mapping(dma_get_min_align_mask(dev)) ||
+	    (boundary != ULONG_MAX && span > boundary + 1))
+		return -EINVAL;
+	if (!dma_capable(dev, phys_to_dma_unencrypted(dev, usw_pool.bus_lo), size, true))
+		return -EIO;
+	return -ENOMEM;
+}
+
 static int usw_map_sg(struct device *dev, struct scatterlist *sgl, int nents,
 		      enum dma_data_direction dir, unsigned long attrs)
 {
 	struct scatterlist *sg;
-	int i;
+	int i, ret;
 
 	for_each_sg(sgl, sg, nents, i) {
 		sg->dma_address = usw_map(dev, sg_phys(sg), sg->length, dir, attrs);
@@ -313,10 +361,11 @@ static int usw_map_sg(struct device *dev, struct scatterlist *sgl, int nents,
 	return nents;
 
 undo:
+	ret = usw_map_errno(dev, sg_phys(sg), sg->length);
 	/* All or nothing: nothing mapped so far stays mapped, and nothing is copied back. */
 	usw_unmap_sg(dev, sgl, i, dir, attrs | DMA_ATTR_SKIP_CPU_SYNC);
 	sg_dma_len(sgl) = 0;
-	return -ENOMEM;
+	return ret;
 }
 
 static void usw_sync_sg_for_cpu(struct device *dev, struct scatterlist *sgl, int nents,
@@ -358,10 +407,15 @@ static void usw_unmap_resource(struct device *dev, dma_addr_t dma, size_t size,
 {
 }
 
+/*
+ * dma_alloc_pages(): zeroed like dma_common_alloc_pages() (the pages may be mapped to user
+ * space), before the map, so that a bounce slot starts out zeroed too.
+ */
 static struct page *usw_alloc_pages(struct device *dev, size_t size, dma_addr_t *dma,
 				    enum dma_data_direction dir, gfp_t gfp)
 {
-	struct page *page = alloc_pages_node(dev_to_node(dev), gfp, get_order(size));
+	struct page *page = alloc_pages_node(dev_to_node(dev), gfp | __GFP_ZERO,
+					     get_order(size));
 
 	if (!page)
 		return NULL;
@@ -383,7 +437,7 @@ static void usw_free_pages(struct device *dev, size_t size, struct page *page, d
 /* A mask is usable if the pool is below it: anything else can be bounced there. */
 static int usw_dma_supported(struct device *dev, u64 mask)
 {
-	return phys_to_dma(dev, usw_pool.bus_hi - 1) <= mask;
+	return phys_to_dma_unencrypted(dev, usw_pool.bus_hi - 1) <= mask;
 }
 
 static u64 usw_get_required_mask(struct device *dev)

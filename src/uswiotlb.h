@@ -72,6 +72,8 @@ int usw_mmap(struct device *dev, struct vm_area_struct *vma, void *cpu_addr, dma
 	     size_t size, unsigned long attrs);
 int usw_get_sgtable(struct device *dev, struct sg_table *sgt, void *cpu_addr, dma_addr_t dma,
 		    size_t size, unsigned long attrs);
+int usw_atomic_pool_init(void);
+void usw_atomic_pool_exit(void);
 
 /* attach.c */
 int usw_attach(struct device *dev);
