@@ -121,14 +121,20 @@ static struct device *tdev(struct kunit *test)
 	return ((struct usw_test *)test->priv)->dev;
 }
 
+static void fill(u8 *p, size_t size, u8 seed)
+{
+	size_t i;
+
+	for (i = 0; i < size; i++)
+		p[i] = (u8)(seed + i * 7);
+}
+
 static void *tbuf(struct kunit *test, size_t size, u8 seed)
 {
 	u8 *p = kunit_kmalloc(test, size, GFP_KERNEL);
-	size_t i;
 
 	KUNIT_ASSERT_NOT_NULL(test, p);
-	for (i = 0; i < size; i++)
-		p[i] = (u8)(seed + i * 7);
+	fill(p, size, seed);
 	return p;
 }
 
@@ -145,14 +151,6 @@ static bool filled(const u8 *p, size_t size, u8 seed)
 static bool filled_with(const u8 *p, size_t size, u8 byte)
 {
 	return !memchr_inv(p, byte, size);
-}
-
-static void fill(u8 *p, size_t size, u8 seed)
-{
-	size_t i;
-
-	for (i = 0; i < size; i++)
-		p[i] = (u8)(seed + i * 7);
 }
 
 static bool in_pool(struct device *dev, dma_addr_t dma)
@@ -989,6 +987,226 @@ static void usw_test_map_sg_errors(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, used(), 0);
 }
 
+/*
+ * map_sg failing in the middle of a list, the pool running full at its third entry: the two
+ * entries mapped are unmapped again, and the list maps and round-trips once there is room.
+ */
+static void usw_test_map_sg_fails_midway(struct kunit *test)
+{
+	const size_t big = USW_SEG_SIZE - PAGE_SIZE;
+	struct device *dev = tdev(test);
+	unsigned int n = usw_pool.nsegs - 2, i;
+	dma_addr_t *hold = kunit_kcalloc(test, n, sizeof(*hold), GFP_KERNEL);
+	u8 *hbuf = tbuf(test, big, 1), *bufs[5];
+	struct scatterlist *sg;
+	struct sg_table sgt;
+	long held;
+
+	KUNIT_ASSERT_NOT_NULL(test, hold);
+	KUNIT_ASSERT_GE(test, usw_pool.nsegs, 3U);
+	dma_set_max_seg_size(dev, big);
+	usw_set_force(true);
+	for (i = 0; i < n; i++) {
+		hold[i] = dma_map_single(dev, hbuf, big, DMA_TO_DEVICE);
+		KUNIT_ASSERT_FALSE(test, dma_mapping_error(dev, hold[i]));
+	}
+	held = used();
+	KUNIT_ASSERT_EQ(test, sg_alloc_table(&sgt, ARRAY_SIZE(bufs), GFP_KERNEL), 0);
+	for_each_sgtable_sg(&sgt, sg, i) {
+		bufs[i] = tbuf(test, big, 10 + i);
+		sg_set_buf(sg, bufs[i], big);
+	}
+	KUNIT_EXPECT_EQ(test, dma_map_sgtable(dev, &sgt, DMA_BIDIRECTIONAL, DMA_ATTR_NO_WARN),
+			-ENOMEM);
+	KUNIT_EXPECT_EQ(test, used(), held);
+	for (i = 0; i < ARRAY_SIZE(bufs); i++)
+		KUNIT_EXPECT_TRUE(test, filled(bufs[i], big, 10 + i));
+
+	for (i = 0; i < n; i++)
+		dma_unmap_single(dev, hold[i], big, DMA_TO_DEVICE);
+	KUNIT_ASSERT_EQ(test, dma_map_sgtable(dev, &sgt, DMA_BIDIRECTIONAL, 0), 0);
+	for_each_sgtable_dma_sg(&sgt, sg, i) {
+		KUNIT_EXPECT_TRUE(test, hw_sees(test, sg_dma_address(sg), big, 10 + i));
+		hw_write(test, sg_dma_address(sg), big, 20 + i);
+	}
+	dma_unmap_sgtable(dev, &sgt, DMA_BIDIRECTIONAL, 0);
+	for (i = 0; i < ARRAY_SIZE(bufs); i++)
+		KUNIT_EXPECT_TRUE(test, filled(bufs[i], big, 20 + i));
+	KUNIT_EXPECT_EQ(test, used(), 0);
+	sg_free_table(&sgt);
+}
+
+static unsigned int stress_ms = 2000;
+module_param(stress_ms, uint, 0444);
+MODULE_PARM_DESC(stress_ms, "How long usw_test_stress runs, in milliseconds (default 2000)");
+
+/* One thread of the stress: what it does, and what it found. */
+struct usw_stress {
+	struct device *dev;
+	const bool *stop;
+	u32 seed;
+	unsigned long (*round)(struct usw_stress *s, u8 *buf, u8 *seen, u32 *rnd);
+	unsigned long rounds;
+	unsigned long errors;
+	struct completion done;
+};
+
+static u32 usw_next(u32 *rnd)
+{
+	*rnd = *rnd * 1103515245 + 12345;
+	return *rnd >> 8;
+}
+
+/*
+ * A single mapping's life as a driver lives it, checked through the device's view: the device
+ * sees the buffer, writes it, the CPU syncs and sees that, writes anew, syncs for the device,
+ * and the unmap hands the device's last write back.
+ */
+static bool usw_stress_single(struct device *dev, u8 *buf, u8 *seen, size_t len, u32 seed)
+{
+	dma_addr_t dma;
+	bool ok;
+
+	fill(buf, len, seed);
+	dma = dma_map_single(dev, buf, len, DMA_BIDIRECTIONAL);
+	if (dma_mapping_error(dev, dma))
+		return false;
+	hw_dma(dev, dma, seen, len, false);
+	ok = filled(seen, len, seed);
+	fill(seen, len, seed + 1);
+	hw_dma(dev, dma, seen, len, true);
+	dma_sync_single_for_cpu(dev, dma, len, DMA_BIDIRECTIONAL);
+	ok &= filled(buf, len, seed + 1);
+	fill(buf, len, seed + 2);
+	dma_sync_single_for_device(dev, dma, len, DMA_BIDIRECTIONAL);
+	hw_dma(dev, dma, seen, len, false);
+	ok &= filled(seen, len, seed + 2);
+	fill(seen, len, seed + 3);
+	hw_dma(dev, dma, seen, len, true);
+	dma_unmap_single(dev, dma, len, DMA_BIDIRECTIONAL);
+	return ok && filled(buf, len, seed + 3);
+}
+
+/* Three entries of random sizes in one list, written by the device, read back at unmap. */
+static bool usw_stress_sg(struct device *dev, u8 *buf, u8 *seen, u32 *rnd, u32 seed)
+{
+	struct scatterlist sgl[3], *sg;
+	size_t len[3];
+	bool ok = true;
+	int i, n;
+
+	sg_init_table(sgl, 3);
+	for (i = 0; i < 3; i++) {
+		len[i] = 1 + usw_next(rnd) % 16384;
+		fill(buf + i * 16384, len[i], seed + i);
+		sg_set_buf(&sgl[i], buf + i * 16384, len[i]);
+	}
+	n = dma_map_sg(dev, sgl, 3, DMA_BIDIRECTIONAL);
+	if (!n)
+		return false;
+	for_each_sg(sgl, sg, n, i) {
+		hw_dma(dev, sg_dma_address(sg), seen, sg_dma_len(sg), false);
+		ok &= filled(seen, sg_dma_len(sg), seed + i);
+		fill(seen, sg_dma_len(sg), seed + 10 + i);
+		hw_dma(dev, sg_dma_address(sg), seen, sg_dma_len(sg), true);
+	}
+	dma_unmap_sg(dev, sgl, 3, DMA_BIDIRECTIONAL);
+	for (i = 0; i < 3; i++)
+		ok &= filled(buf + i * 16384, len[i], seed + 10 + i);
+	return ok;
+}
+
+/* One round of a mapper: a single or a scatterlist mapping. Return: errors found. */
+static unsigned long usw_round_map(struct usw_stress *s, u8 *buf, u8 *seen, u32 *rnd)
+{
+	u32 r = usw_next(rnd);
+
+	return !(r & 1 ? usw_stress_single(s->dev, buf, seen, 1 + r % 16384, r) :
+			 usw_stress_sg(s->dev, buf, seen, rnd, r));
+}
+
+static unsigned long usw_round_flip(struct usw_stress *s, u8 *buf, u8 *seen, u32 *rnd)
+{
+	usw_set_force(s->rounds % 2 == 0);
+	usleep_range(500, 1000);
+	return 0;
+}
+
+/* The spare device attached and detached, mapping on whichever ops it has. */
+static unsigned long usw_round_attach(struct usw_stress *s, u8 *buf, u8 *seen, u32 *rnd)
+{
+	unsigned long errors = usw_attach(s->dev) != 0;
+
+	errors += !usw_stress_single(s->dev, buf, seen, 1 + usw_next(rnd) % 4096, *rnd);
+	errors += usw_detach(s->dev) != 0;
+	return errors + !usw_stress_single(s->dev, buf, seen, 1 + usw_next(rnd) % 4096, *rnd);
+}
+
+static int usw_stress_thread(void *data)
+{
+	struct usw_stress *s = data;
+	u8 *buf = kmalloc(3 * 16384, GFP_KERNEL), *seen = kmalloc(16384, GFP_KERNEL);
+	u32 rnd = s->seed;
+
+	while (buf && seen && !READ_ONCE(*s->stop)) {
+		s->errors += s->round(s, buf, seen, &rnd);
+		s->rounds++;
+		cond_resched();
+	}
+	s->errors += !buf || !seen;
+	kfree(buf);
+	kfree(seen);
+	complete(&s->done);
+	return 0;
+}
+
+/*
+ * A mapper per CPU (random single and scatterlist mappings with syncs, verified through the
+ * device's view) while force flips and a spare device is attached and detached, for stress_ms.
+ */
+static void usw_test_stress(struct kunit *test)
+{
+	struct platform_device_info info = {
+		.name = "usw-kunit-spare",
+		.id = PLATFORM_DEVID_AUTO,
+		.dma_mask = DMA_BIT_MASK(64),
+	};
+	static const char *const names[] = { "flipper", "attacher" };
+	unsigned int nmap = num_online_cpus(), i;
+	struct usw_stress *s = kunit_kcalloc(test, nmap + 2, sizeof(*s), GFP_KERNEL);
+	struct platform_device *spare;
+	bool stop = false;
+
+	KUNIT_ASSERT_NOT_NULL(test, s);
+	spare = platform_device_register_full(&info);
+	KUNIT_ASSERT_FALSE(test, IS_ERR(spare));
+	for (i = 0; i < nmap + 2; i++) {
+		struct task_struct *task;
+
+		s[i] = (struct usw_stress){ .dev = i <= nmap ? tdev(test) : &spare->dev,
+					    .stop = &stop, .seed = 1234567 * (i + 1) };
+		s[i].round = i < nmap ? usw_round_map : i == nmap ? usw_round_flip :
+			     usw_round_attach;
+		init_completion(&s[i].done);
+		task = kthread_run(usw_stress_thread, &s[i], "usw-stress-%u", i);
+		KUNIT_ASSERT_FALSE(test, IS_ERR(task));
+	}
+	msleep(stress_ms);
+	WRITE_ONCE(stop, true);
+	for (i = 0; i < nmap + 2; i++) {
+		const char *who = i < nmap ? "mapper" : names[i - nmap];
+
+		wait_for_completion(&s[i].done);
+		kunit_info(test, "%s %u: %lu rounds, %lu errors\n", who, i, s[i].rounds,
+			   s[i].errors);
+		KUNIT_EXPECT_EQ_MSG(test, s[i].errors, 0UL, "%s %u", who, i);
+		KUNIT_EXPECT_GT_MSG(test, s[i].rounds, 0UL, "%s %u", who, i);
+	}
+	usw_set_force(false);
+	platform_device_unregister(spare);
+	KUNIT_EXPECT_EQ(test, used(), 0);
+}
+
 static struct kunit_case usw_map_cases[] = {
 	KUNIT_CASE(usw_test_direct_when_capable),
 	KUNIT_CASE(usw_test_bounce_narrow_mask),
@@ -1013,6 +1231,8 @@ static struct kunit_case usw_map_cases[] = {
 	KUNIT_CASE(usw_test_alloc_pages_zeroed),
 	KUNIT_CASE(usw_test_sync_past_end),
 	KUNIT_CASE(usw_test_map_sg_errors),
+	KUNIT_CASE(usw_test_map_sg_fails_midway),
+	KUNIT_CASE(usw_test_stress),
 	{}
 };
 
