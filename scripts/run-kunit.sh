@@ -17,6 +17,8 @@
 #   --probe            give QEMU a disk (NVMe on x86_64, virtio-blk on arm64) and run
 #                      scripts/init/probe once the modules are loaded: its driver unbound,
 #                      attached to uswiotlb, probed again and used at force=1
+#   --faults           with --probe's disk, run scripts/init/faults before the modules load:
+#                      injected failures (needs a kernel with fault injection)
 #   --kmemleak         fail on any leak kmemleak finds since the first insmod (loaded and
 #                      after rmmod); the kernel must have kmemleak
 #   --expect REGEX     the console must match REGEX (repeatable): proof a checker was on
@@ -44,7 +46,7 @@ usage() { sed -n '/^#   scripts/,/^#   -v/s/^# \{0,3\}//p' "$0" >&2; exit 2; }
 die() { echo "run-kunit: $*" >&2; exit 2; }
 
 mode="" kdir="" tmo=300 name="" results=$PWD/.results filter="" append="" rmmod=1
-qemu_extra=() probe=0 kmemleak=0 expects=()
+qemu_extra=() probe=0 faults=0 kmemleak=0 expects=()
 channel=serial verbose=0 xen_append="" mem=1G
 while [ $# -gt 0 ]; do
 	case $1 in
@@ -61,6 +63,7 @@ while [ $# -gt 0 ]; do
 	--mem) mem=${2-}; shift 2 ;;
 	--no-rmmod) rmmod=0; shift ;;
 	--probe) probe=1; shift ;;
+	--faults) faults=1; shift ;;
 	--kmemleak) kmemleak=1; shift ;;
 	--expect) expects+=("${2-}"); shift 2 ;;
 	--channel) channel=${2-}; shift 2 ;;
@@ -147,10 +150,11 @@ set -- "${set_args[@]}"
 initrd=$out/initramfs.cpio
 busybox=$(boot_busybox) || die "no static busybox for $boot_arch"
 extra_files=()
-if [ "$probe" = 1 ]; then
-	extra_files=(-f "$here/init/probe:/probe")
+[ "$probe" = 0 ] || extra_files+=(-f "$here/init/probe:/probe")
+[ "$faults" = 0 ] || extra_files+=(-f "$here/init/faults:/faults")
+if [ "$probe" = 1 ] || [ "$faults" = 1 ]; then
 	disk=$out/probe-disk.img
-	truncate -s 8M "$disk"
+	truncate -s 16M "$disk"
 	qemu_extra+=(-drive "file=$disk,if=none,id=usw-probe,format=raw")
 	# Outside Xen, virtio uses the DMA API only with VIRTIO_F_ACCESS_PLATFORM, a feature
 	# bit that only the modern virtio-mmio transport can offer (the virt board's is legacy).
@@ -276,17 +280,19 @@ for s in "${order[@]}"; do
 done
 [ "$found" -gt 0 ] || fail+=("no suite results found")
 
-# The real-driver scenario: each step a case; what the guest wrote must be on the disk image.
+# The scenarios: each step a case; what the probe wrote must be on the disk image.
+[ "$faults" = 0 ] || grep -q '^@@KTEST faults-end' "$stream" ||
+	fail+=("faults scenario did not finish")
+while read -r _ _ cname verdict detail; do
+	echo "run-kunit: check $cname: $verdict $detail"
+	if [ "$verdict" = ok ]; then
+		passed=$((passed + 1))
+	else
+		failed=$((failed + 1)) fail+=("check $cname: $detail")
+	fi
+done < <(grep '^@@KTEST check ' "$stream")
 if [ "$probe" = 1 ]; then
 	grep -q '^@@KTEST probe-end' "$stream" || fail+=("probe scenario did not finish")
-	while read -r _ _ cname verdict detail; do
-		echo "run-kunit: probe $cname: $verdict $detail"
-		if [ "$verdict" = ok ]; then
-			passed=$((passed + 1))
-		else
-			failed=$((failed + 1)) fail+=("probe $cname: $detail")
-		fi
-	done < <(grep '^@@KTEST check ' "$stream")
 	want=$(sed -n 's/^@@KTEST probe-md5 //p' "$stream")
 	got=$(head -c 1M "$disk" | md5sum | cut -d' ' -f1)
 	if [ -n "$want" ] && [ "$want" = "$got" ]; then
@@ -317,8 +323,16 @@ if [ "$kmemleak" = 1 ]; then
 	done
 fi
 
-# Kernel trouble that did not (yet) panic.
-trouble=$(boot_trouble "$mode" "$console")
+# Kernel trouble that did not (yet) panic. Allocations failed on purpose (--faults) print
+# warn_alloc()'s stack dump: expected there, and cut out before looking.
+trouble_console=$console
+if [ "$faults" = 1 ]; then
+	trouble_console=$out/console-no-warn-alloc.log
+	awk '/page allocation failure: order:|vmalloc error: size/ { skip = 1 }
+		!skip { print }
+		skip && /<\/TASK>/ { skip = 0 }' "$console" >"$trouble_console"
+fi
+trouble=$(boot_trouble "$mode" "$trouble_console")
 [ -z "$trouble" ] || fail+=("$trouble")
 for re in "${expects[@]}"; do
 	if boot_clean "$console" | grep -aqE "$re"; then

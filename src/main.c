@@ -5,6 +5,7 @@
  */
 #include <linux/cc_platform.h>
 #include <linux/dma-mapping.h>
+#include <linux/fault-inject.h>
 #include <linux/ktime.h>
 #include <linux/module.h>
 #include <linux/moduleparam.h>
@@ -132,6 +133,47 @@ MODULE_PARM_DESC(pool_size, "Bounce pool size, a multiple of 256K up to 1G (defa
 
 module_param_string(attach, usw_attach_spec, sizeof(usw_attach_spec), 0444);
 MODULE_PARM_DESC(attach, "Devices to attach at load: none, all, or a comma-separated list of names");
+
+#ifdef CONFIG_FAULT_INJECTION
+/*
+ * Fault injection for the pool's memory, in the kernel's failslab= syntax: a load with
+ * fail_pool_segment=8,100,0,1 has its 8th segment allocation fail. Only in kernels built with
+ * fault injection; load-time, as the pool is made before our debugfs exists.
+ */
+static DECLARE_FAULT_ATTR(usw_fail_segment);
+
+static int usw_fail_segment_set(const char *val, const struct kernel_param *kp)
+{
+	char spec[64];
+
+	strscpy(spec, val, sizeof(spec));
+	if (!setup_fault_attr(&usw_fail_segment, spec)) {
+		pr_err("uswiotlb: fail_pool_segment='%s': want <interval>,<probability>,<space>,<times>\n",
+		       val);
+		return -EINVAL;
+	}
+	/* A message per injected failure, no stack dump: a test's console must stay clean. */
+	usw_fail_segment.verbose = 1;
+	return 0;
+}
+
+static const struct kernel_param_ops usw_fail_segment_ops = {
+	.set = usw_fail_segment_set,
+};
+module_param_cb(fail_pool_segment, &usw_fail_segment_ops, NULL, 0);
+MODULE_PARM_DESC(fail_pool_segment,
+		 "Fault injection: fail pool segment allocations (<interval>,<probability>,<space>,<times>)");
+
+/**
+ * usw_fail_pool_segment() - whether to fail this pool segment allocation (fault injection)
+ *
+ * Return: true to fail it.
+ */
+bool usw_fail_pool_segment(void)
+{
+	return should_fail(&usw_fail_segment, USW_SEG_SIZE);
+}
+#endif
 
 /**
  * usw_module_refs() - references held on this module, e.g. for attached devices with drivers

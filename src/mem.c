@@ -23,6 +23,8 @@ static void *usw_seg_alloc(dma_addr_t *bus)
 	dma_addr_t dma;
 	void *vaddr;
 
+	if (usw_fail_pool_segment())
+		return NULL;
 	if (static_branch_unlikely(&usw_xen_pv_key)) {
 		vaddr = usw_xen_alloc(usw_dev, USW_SEG_SIZE, &dma, GFP_KERNEL | __GFP_NOWARN);
 		if (vaddr)

@@ -62,6 +62,14 @@ void usw_set_force(bool on);
 int usw_parse_pool_size(const char *val, unsigned long *bytes);
 unsigned int usw_module_refs(void);
 #define usw_stat(field) usw_stat_sum(offsetof(struct usw_stats, field))
+#ifdef CONFIG_FAULT_INJECTION
+bool usw_fail_pool_segment(void);
+#else
+static inline bool usw_fail_pool_segment(void)
+{
+	return false;
+}
+#endif
 
 /* mem.c: memory behind the pool and coherent allocations */
 int usw_pool_create(struct usw_pool *pool, unsigned long bytes);
