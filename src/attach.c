@@ -168,7 +168,7 @@ static void usw_release(struct usw_attached *a)
  *
  * Return: 0; -EEXIST if already attached; -EBUSY if a driver is bound; -EOPNOTSUPP if it cannot
  * use our ops (an IOMMU DMA domain, a restricted pool or coherent region of its own, DMA ops
- * we do not stand in for); -EINVAL for our own device; -ENOMEM.
+ * we do not stand in for); -EINVAL for our own device; -ENODEV while unloading; -ENOMEM.
  */
 int usw_attach(struct device *dev)
 {
@@ -317,11 +317,10 @@ void usw_set_attach_all(bool all)
 EXPORT_SYMBOL_IF_KUNIT(usw_set_attach_all);
 
 /*
- * A driver is about to probe on @a: dma_configure() has just run. Returns false if the device
- * was given back to the kernel's ops instead, because the module is going away or the new
- * set-up rules us out.
+ * A driver is about to probe on @a: dma_configure() has just run. The device goes back to the
+ * kernel's ops instead if the module is going away or the new set-up rules us out.
  */
-static bool usw_bind(struct usw_attached *a)
+static void usw_bind(struct usw_attached *a)
 {
 	struct device *dev = a->dev;
 	const char *why = usw_unsuitable(dev);
@@ -336,13 +335,12 @@ static bool usw_bind(struct usw_attached *a)
 		if (a->bound)
 			module_put(THIS_MODULE);
 		usw_release(a);
-		return false;
+		return;
 	}
 	usw_take_ops(a);
 	/* really_probe() binds twice with CONFIG_DEBUG_TEST_DRIVER_REMOVE: one reference. */
 	a->bound = true;
 	strscpy(a->driver, dev->driver->name, sizeof(a->driver));
-	return true;
 }
 
 /* The driver is gone (or its probe failed): drop its reference, and a deleted device. */

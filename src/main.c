@@ -141,6 +141,8 @@ MODULE_PARM_DESC(attach, "Devices to attach at load: none, all, or a comma-separ
  * fault injection; load-time, as the pool is made before our debugfs exists.
  */
 static DECLARE_FAULT_ATTR(usw_fail_segment);
+/* Only when asked: a task's fail-nth would otherwise count this attribute too. */
+static bool usw_fail_segment_on;
 
 static int usw_fail_segment_set(const char *val, const struct kernel_param *kp)
 {
@@ -154,6 +156,7 @@ static int usw_fail_segment_set(const char *val, const struct kernel_param *kp)
 	}
 	/* A message per injected failure, no stack dump: a test's console must stay clean. */
 	usw_fail_segment.verbose = 1;
+	usw_fail_segment_on = true;
 	return 0;
 }
 
@@ -171,7 +174,7 @@ MODULE_PARM_DESC(fail_pool_segment,
  */
 bool usw_fail_pool_segment(void)
 {
-	return should_fail(&usw_fail_segment, USW_SEG_SIZE);
+	return usw_fail_segment_on && should_fail(&usw_fail_segment, USW_SEG_SIZE);
 }
 #endif
 
