@@ -3,6 +3,7 @@
 #   make [KDIR=/path/to/kernel/build]   build uswiotlb.ko (and the KUnit module if KUnit is on)
 #   make check                          everything CI runs, from a fresh Debian 12 machine
 #   make check-arm64                    only the arm64 build and KUnit runs
+#   make check-debug                    only the debug kernel's runs (KASAN, lockdep, kmemleak...)
 #   make demo [KVER=6.12|6.1]           uswiotlb carrying NVMe + NIC DMA in a Xen PV dom0
 #   make demo-all                       the demo on both stock kernels
 #   make bench                          dma_map_benchmark: uswiotlb vs the kernel's own DMA ops
@@ -27,6 +28,9 @@ check:
 check-arm64:
 	scripts/check.sh arm64
 
+check-debug:
+	scripts/check.sh debug
+
 check-host:
 	$(MAKE) -C tools check
 
@@ -41,4 +45,4 @@ bench:
 	$(MAKE) -C tools bench
 	scripts/run-bench.sh
 
-.PHONY: all modules clean check check-arm64 check-host demo demo-all bench
+.PHONY: all modules clean check check-arm64 check-debug check-host demo demo-all bench

@@ -1,39 +1,51 @@
 #!/bin/bash
 # Build the uswiotlb test kernel from Debian's linux-source package, cached by content.
 #
-#   scripts/build-kernel.sh [ARCH]     ARCH: x86_64 (default) or arm64 (cross-built)
+#   scripts/build-kernel.sh [ARCH[-FRAG]...]   ARCH: x86_64 (default) or arm64 (cross-built)
+#
+# Each -FRAG adds config/FRAG.config on top of ARCH's fragment, later ones winning: -debug
+# (KASAN, lockdep, kmemleak, UBSAN, fault injection, ...) is the kernel `make check-debug` runs
+# in, -debug-nokasan the same without KASAN, for the Xen PV dom0.
 #
 # Prints the build directory (usable as KDIR) on stdout. The cache key covers the source
-# package version, the config fragment and this script, so any change rebuilds.
+# package version, the config fragments and this script, so any change rebuilds.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
-arch=${1:-x86_64}
+variant=${1:-x86_64}
+IFS=- read -r -a parts <<<"$variant"
+arch=${parts[0]}
 cache=${USWIOTLB_CACHE:-$HOME/.cache/uswiotlb}
 srcpkg=linux-source-6.12
-frag=$here/config/$arch.config
+frags=()
+for p in "${parts[@]}"; do
+	[ -f "$here/config/$p.config" ] || { echo "build-kernel: no config/$p.config" >&2; exit 2; }
+	frags+=("$here/config/$p.config")
+done
 jobs=${JOBS:-$(nproc)}
 
 case $arch in
 x86_64) karch=x86_64; cross=""; image=arch/x86/boot/bzImage ;;
 arm64) karch=arm64; cross=aarch64-linux-gnu-; image=arch/arm64/boot/Image ;;
-*) echo "build-kernel: unknown arch '$arch'" >&2; exit 2 ;;
+*) echo "build-kernel: unknown arch '$variant'" >&2; exit 2 ;;
 esac
 
 src=$("$here/kernel-source.sh")
 ver=$(dpkg-query -W -f='${Version}' "$srcpkg")
-key=$( { echo "$ver"; cat "$frag" "$0"; } | sha256sum | cut -c1-16)
-out=$cache/kernel-$arch-$key
+key=$( { echo "$ver"; cat "${frags[@]}" "$0"; } | sha256sum | cut -c1-16)
+out=$cache/kernel-$variant-$key
 
 if [ -f "$out/.uswiotlb-built" ]; then
 	echo "$out"
 	exit 0
 fi
 
-echo "build-kernel: building $srcpkg $ver for $arch in $out (cached afterwards)" >&2
+echo "build-kernel: building $srcpkg $ver for $variant in $out (cached afterwards)" >&2
 rm -rf "$out"
 mkdir -p "$out"
-grep -v '^#' "$frag" | sed '/^$/d' > "$out/.config"
+# Later fragments override earlier ones, as with the kernel's merge_config.sh.
+fragment() { cat "${frags[@]}" | grep -v '^#' | sed '/^$/d' | tac | awk -F= '!seen[$1]++' | tac; }
+fragment >"$out/.config"
 mk=(make -s -C "$src" O="$out" ARCH="$karch" ${cross:+CROSS_COMPILE=$cross})
 "${mk[@]}" olddefconfig >&2
 
@@ -44,7 +56,7 @@ while IFS= read -r line; do
 	*=n) opt=${line%=n}; grep -q "^$opt=" "$out/.config" && { echo "build-kernel: $opt still set" >&2; missing=1; } ;;
 	*) grep -qx "$line" "$out/.config" || { echo "build-kernel: $line did not stick" >&2; missing=1; } ;;
 	esac
-done < <(grep -v '^#' "$frag" | sed '/^$/d')
+done < <(fragment)
 [ $missing -eq 0 ] || exit 1
 
 start=$(date +%s)

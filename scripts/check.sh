@@ -1,10 +1,14 @@
 #!/bin/bash
 # `make check`: install what is needed, build the module for every supported kernel without
 # warnings, lint it, run the host tests, the KUnit suites in plain QEMU and in a Xen dom0 on
-# x86_64 (PV) and arm64 (auto-translated), and the demo (NVMe + NIC traffic through uswiotlb) on
-# Debian's stock 6.12 and 6.1 kernels as PV dom0.
+# x86_64 (PV) and arm64 (auto-translated), each with a real driver probed on uswiotlb (NVMe,
+# virtio-blk), the same on the debug kernel (KASAN, lockdep, kmemleak, UBSAN, DMA-API debug),
+# and the demo (NVMe + NIC traffic through uswiotlb) on Debian's stock 6.12 and 6.1 kernels as
+# PV dom0.
 #
-#   scripts/check.sh [arm64]     arm64: only the arm64 build and KUnit runs (make check-arm64)
+#   scripts/check.sh [arm64|debug]   arm64: only the arm64 build and KUnit runs (make check-arm64)
+#                                    debug: only the debug kernels' runs (make check-debug), with
+#                                    a longer stress: USW_STRESS_MS (default 120000)
 #
 # Ends with one "N passed, N failed, N skipped" line over all test cases; exits non-zero on any
 # failure.
@@ -16,10 +20,12 @@ cache=${USWIOTLB_CACHE:-$HOME/.cache/uswiotlb}
 stock=(6.12.117+deb12-amd64 6.1.0-56-amd64)
 kunit_pool=8M
 passed=0 failed=0 skipped=0
+stress_ms=10000 # the debug kernels' usw_test_stress; the plain ones run its default (2 s)
 case ${1-all} in
-all) x86=1 ;;
-arm64) x86=0 ;;
-*) echo "usage: $0 [arm64]" >&2; exit 2 ;;
+all) x86=1 arm64=1 debug=1 ;;
+arm64) x86=0 arm64=1 debug=0 ;;
+debug) x86=0 arm64=0 debug=1 stress_ms=${USW_STRESS_MS:-120000} ;;
+*) echo "usage: $0 [arm64|debug]" >&2; exit 2 ;;
 esac
 
 step() { printf '\n==== %s\n' "$*"; }
@@ -54,8 +60,15 @@ scripts/deps.sh
 
 step "test kernels (cached by content)"
 [ "$x86" = 0 ] || kdir=$(scripts/build-kernel.sh x86_64)
-kdir_arm64=$(scripts/build-kernel.sh arm64)
-echo "${kdir:-} $kdir_arm64"
+[ "$arm64" = 0 ] || kdir_arm64=$(scripts/build-kernel.sh arm64)
+if [ "$debug" = 1 ]; then
+	kdir_debug=$(scripts/build-kernel.sh x86_64-debug)
+	# 6.12 cannot run KASAN in a Xen PV domain (config/nokasan.config): the dom0 runs get
+	# every other checker.
+	kdir_debug_pv=$(scripts/build-kernel.sh x86_64-debug-nokasan)
+	kdir_debug_arm64=$(scripts/build-kernel.sh arm64-debug)
+fi
+echo "${kdir:-} ${kdir_arm64:-} ${kdir_debug:-} ${kdir_debug_pv:-} ${kdir_debug_arm64:-}"
 
 step "module builds, W=1, no warnings"
 if [ "$x86" = 1 ]; then
@@ -65,7 +78,15 @@ if [ "$x86" = 1 ]; then
 	scripts/build-module.sh "$kdir"
 fi
 arm64_build=$cache/modbuild/arm64
-scripts/build-module.sh "$kdir_arm64" "$arm64_build"
+[ "$arm64" = 0 ] || scripts/build-module.sh "$kdir_arm64" "$arm64_build"
+debug_build=$cache/modbuild/x86_64-debug
+debug_pv_build=$cache/modbuild/x86_64-debug-nokasan
+debug_arm64_build=$cache/modbuild/arm64-debug
+if [ "$debug" = 1 ]; then
+	scripts/build-module.sh "$kdir_debug" "$debug_build"
+	scripts/build-module.sh "$kdir_debug_pv" "$debug_pv_build"
+	scripts/build-module.sh "$kdir_debug_arm64" "$debug_arm64_build"
+fi
 
 step "checkpatch --strict"
 ksrc=$(scripts/kernel-source.sh)
@@ -97,26 +118,70 @@ if [ "$x86" = 1 ]; then
 		tail -40 .results/check-fuzz.log
 		failed=$((failed + 1))
 	fi
+fi
 
-	# Plain QEMU gets an IOMMU and a driver-less PCI device behind it, for the attach refusal.
-	iommu="-M q35 -device intel-iommu -device pci-testdev"
+# Plain QEMU gets an IOMMU and a driver-less PCI device behind it, for the attach refusal. The
+# Xen PV dom0 (Xen hides the IOMMU) gets the PCI device for a real probe on uswiotlb, and an NVMe
+# disk (--probe) whose driver is re-probed on uswiotlb.
+iommu="-M q35 -device intel-iommu -device pci-testdev"
+kunit_x86() { # MODE KDIR BUILD LABEL KUNIT-ARGS [run-kunit.sh options...]
+	local mode=$1 k=$2 b=$3 label=$4 kargs=$5
+	shift 5
+	step "KUnit x86_64 in $mode ($label)"
+	# Defaults first: a --qemu-args of the caller's comes later and wins.
+	if [ "$mode" = xen ]; then
+		set -- --probe --qemu-args "-device pci-testdev" "$@"
+	else
+		set -- --qemu-args "$iommu" "$@"
+	fi
+	run_counted ".results/check-$label-$mode.log" \
+		scripts/run-kunit.sh --mode "$mode" --mem 6G --kdir "$k" --name "$label-$mode" "$@" \
+		-- "$b/src/uswiotlb.ko" pool_size=$kunit_pool -- "$b/kunit/uswiotlb_kunit.ko" $kargs
+}
+if [ "$x86" = 1 ]; then
 	for mode in qemu xen; do
-		step "KUnit x86_64 in $mode"
-		run_counted ".results/check-kunit-$mode.log" \
-			scripts/run-kunit.sh --mode "$mode" --mem 6G --kdir "$kdir" \
-			--name "kunit-$mode" --timeout 600 \
-			--qemu-args "$([ "$mode" = xen ] || echo "$iommu")" \
-			-- src/uswiotlb.ko pool_size=$kunit_pool -- kunit/uswiotlb_kunit.ko
+		kunit_x86 "$mode" "$kdir" "$top" kunit "" --timeout 600
 	done
 fi
 
-for mode in qemu xen; do
-	step "KUnit arm64 in $mode"
-	run_counted ".results/check-kunit-arm64-$mode.log" \
-		scripts/run-kunit.sh --arch arm64 --mode "$mode" --mem 6G --kdir "$kdir_arm64" \
-		--name "kunit-arm64-$mode" --timeout 600 -- "$arm64_build/src/uswiotlb.ko" \
-		pool_size=$kunit_pool -- "$arm64_build/kunit/uswiotlb_kunit.ko"
-done
+if [ "$arm64" = 1 ]; then
+	for mode in qemu xen; do
+		step "KUnit arm64 in $mode"
+		run_counted ".results/check-kunit-arm64-$mode.log" \
+			scripts/run-kunit.sh --arch arm64 --mode "$mode" --mem 6G \
+			--kdir "$kdir_arm64" --name "kunit-arm64-$mode" --timeout 600 --probe \
+			-- "$arm64_build/src/uswiotlb.ko" pool_size=$kunit_pool \
+			-- "$arm64_build/kunit/uswiotlb_kunit.ko"
+	done
+fi
+
+if [ "$debug" = 1 ]; then
+	# The checkers must really be on: their boot lines are required on the console, and any
+	# report of theirs fails the run (boot_trouble, panic_on_warn).
+	# Every checker on under TCG is slow: a CPU busy for 20 s in boot is not a lockup.
+	checkers=(--append watchdog_thresh=60 --kmemleak
+		--expect "kmemleak: Kernel memory leak detector initialized"
+		--expect "Lock dependency validator" --expect "DMA-API: preallocated")
+	for k in "$kdir_debug" "$kdir_debug_pv" "$kdir_debug_arm64"; do
+		echo "$(basename "$k"):" $(grep -E '^CONFIG_(KASAN|PROVE_LOCKING|DEBUG_ATOMIC_SLEEP|DEBUG_KMEMLEAK|DEBUG_OBJECTS|UBSAN|DMA_API_DEBUG|FAILSLAB|FAIL_PAGE_ALLOC)=' "$k/.config")
+	done
+	# KASAN runs only here (plain QEMU), so the fault scenario runs here too, with the NVMe
+	# disk outside an IOMMU (the IOMMU refusal is the plain kernel's run).
+	kunit_x86 qemu "$kdir_debug" "$debug_build" kunit-debug "stress_ms=$stress_ms" \
+		--timeout 2400 "${checkers[@]}" --expect "KernelAddressSanitizer initialized" \
+		--faults --qemu-args "-M q35"
+	# The dom0 run also injects failures before the modules load (scripts/init/faults).
+	kunit_x86 xen "$kdir_debug_pv" "$debug_pv_build" kunit-debug "stress_ms=$stress_ms" \
+		--timeout 2400 "${checkers[@]}" --faults
+	# arm64 under Xen keeps KASAN (an auto-translated dom0 runs it).
+	step "KUnit arm64 in xen (kunit-debug)"
+	run_counted .results/check-kunit-debug-arm64-xen.log \
+		scripts/run-kunit.sh --arch arm64 --mode xen --mem 6G --kdir "$kdir_debug_arm64" \
+		--name kunit-debug-arm64-xen --timeout 1800 --probe "${checkers[@]}" \
+		--expect "KernelAddressSanitizer initialized" \
+		-- "$debug_arm64_build/src/uswiotlb.ko" pool_size=$kunit_pool \
+		-- "$debug_arm64_build/kunit/uswiotlb_kunit.ko" "stress_ms=$stress_ms"
+fi
 
 if [ "$x86" = 1 ]; then
 	make -s -C tools workload >/dev/null
