@@ -14,6 +14,7 @@
 #include <linux/fs.h>
 #include <linux/highmem.h>
 #include <linux/iommu.h>
+#include <linux/kmsg_dump.h>
 #include <linux/kthread.h>
 #include <linux/of.h>
 #include <linux/pci.h>
@@ -455,6 +456,46 @@ static void usw_test_too_large(struct kunit *test)
 	KUNIT_EXPECT_TRUE(test, hw_sees(test, dma, max, 4));
 	dma_unmap_single(dev, dma, max, DMA_TO_DEVICE);
 	KUNIT_EXPECT_EQ(test, used(), 0);
+}
+
+/* Whether the kernel log got a line containing @needle since @it last read it. */
+static bool usw_logged(struct kmsg_dump_iter *it, const char *needle)
+{
+	bool found = false;
+	char line[256];
+	size_t len;
+
+	while (kmsg_dump_get_line(it, false, line, sizeof(line) - 1, &len)) {
+		line[len] = '\0';
+		found |= !!strstr(line, needle);
+	}
+	return found;
+}
+
+/*
+ * DMA_ATTR_NO_WARN: a map that fails says nothing in the log; without it, it does. The
+ * message is rate limited per call site, so first let the earlier cases' burst expire.
+ */
+static void usw_test_no_warn(struct kunit *test)
+{
+	struct device *dev = tdev(test);
+	u8 *buf = tbuf(test, USW_SEG_SIZE + 1, 5);
+	unsigned long errors = usw_stat(errors);
+	struct kmsg_dump_iter it;
+	dma_addr_t dma;
+
+	usw_set_force(true);
+	msleep(5100);
+	kmsg_dump_rewind(&it);
+	usw_logged(&it, "");
+
+	dma = dma_map_single_attrs(dev, buf, USW_SEG_SIZE + 1, DMA_TO_DEVICE, DMA_ATTR_NO_WARN);
+	KUNIT_EXPECT_TRUE(test, dma_mapping_error(dev, dma));
+	KUNIT_EXPECT_FALSE(test, usw_logged(&it, "uswiotlb: cannot bounce"));
+	dma = dma_map_single(dev, buf, USW_SEG_SIZE + 1, DMA_TO_DEVICE);
+	KUNIT_EXPECT_TRUE(test, dma_mapping_error(dev, dma));
+	KUNIT_EXPECT_TRUE(test, usw_logged(&it, "uswiotlb: cannot bounce"));
+	KUNIT_EXPECT_EQ(test, usw_stat(errors), errors + 2);
 }
 
 static void usw_test_exhaustion_recovers(struct kunit *test)
@@ -1219,6 +1260,7 @@ static struct kunit_case usw_map_cases[] = {
 	KUNIT_CASE(usw_test_page_alignment),
 	KUNIT_CASE(usw_test_segment_boundary),
 	KUNIT_CASE(usw_test_too_large),
+	KUNIT_CASE_SLOW(usw_test_no_warn),
 	KUNIT_CASE(usw_test_exhaustion_recovers),
 	KUNIT_CASE(usw_test_map_sg_all_or_nothing),
 	KUNIT_CASE(usw_test_tables_agree),
