@@ -166,10 +166,10 @@ if [ "$debug" = 1 ]; then
 		echo "$(basename "$k"):" $(grep -E '^CONFIG_(KASAN|PROVE_LOCKING|DEBUG_ATOMIC_SLEEP|DEBUG_KMEMLEAK|DEBUG_OBJECTS|UBSAN|DMA_API_DEBUG|FAILSLAB|FAIL_PAGE_ALLOC)=' "$k/.config")
 	done
 	# KASAN runs only here (plain QEMU), so the fault scenario runs here too, with the NVMe
-	# disk outside an IOMMU (the IOMMU refusal is the plain kernel's run).
+	# disk and pci-testdev outside an IOMMU (the IOMMU refusal is the plain kernel's run).
 	kunit_x86 qemu "$kdir_debug" "$debug_build" kunit-debug "stress_ms=$stress_ms" \
 		--timeout 2400 "${checkers[@]}" --expect "KernelAddressSanitizer initialized" \
-		--faults --qemu-args "-M q35"
+		--faults --qemu-args "-M q35 -device pci-testdev"
 	# The dom0 run also injects failures before the modules load (scripts/init/faults).
 	kunit_x86 xen "$kdir_debug_pv" "$debug_pv_build" kunit-debug "stress_ms=$stress_ms" \
 		--timeout 2400 "${checkers[@]}" --faults
