@@ -134,6 +134,7 @@ kunit_x86() { # MODE KDIR BUILD LABEL KUNIT-ARGS [run-kunit.sh options...]
 	else
 		set -- --qemu-args "$iommu" "$@"
 	fi
+	# shellcheck disable=SC2086 # KUNIT-ARGS: words, none when empty
 	run_counted ".results/check-$label-$mode.log" \
 		scripts/run-kunit.sh --mode "$mode" --mem 6G --kdir "$k" --name "$label-$mode" "$@" \
 		-- "$b/src/uswiotlb.ko" pool_size=$kunit_pool -- "$b/kunit/uswiotlb_kunit.ko" $kargs
@@ -163,6 +164,7 @@ if [ "$debug" = 1 ]; then
 		--expect "kmemleak: Kernel memory leak detector initialized"
 		--expect "Lock dependency validator" --expect "DMA-API: preallocated")
 	for k in "$kdir_debug" "$kdir_debug_pv" "$kdir_debug_arm64"; do
+		# shellcheck disable=SC2046 # one line of options
 		echo "$(basename "$k"):" $(grep -E '^CONFIG_(KASAN|PROVE_LOCKING|DEBUG_ATOMIC_SLEEP|DEBUG_KMEMLEAK|DEBUG_OBJECTS|UBSAN|DMA_API_DEBUG|FAILSLAB|FAIL_PAGE_ALLOC)=' "$k/.config")
 	done
 	# KASAN runs only here (plain QEMU), so the fault scenario runs here too, with the NVMe
