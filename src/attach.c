@@ -34,7 +34,7 @@
  * @node: entry in usw_attached
  * @dev: the device, referenced
  * @orig_ops: its dma_ops before we came, restored on detach
- * @forced: it bounces everything (swiotlb=force or restricted pool); counted in usw_force_key
+ * @forced: the kernel forces it to bounce everything (swiotlb=force); counted in usw_force_key
  * @noncoherent: it does not snoop CPU caches; counted in usw_noncoherent_key
  * @bound: a driver is bound; we hold a module reference for it
  * @removing: the device was deleted with its driver bound; released once the driver is gone
