@@ -22,6 +22,7 @@
 #include <linux/random.h>
 #include <linux/scatterlist.h>
 #include <linux/slab.h>
+#include <linux/swiotlb.h>
 #include <linux/vmalloc.h>
 #include <xen/xen.h>
 #include <xen/page.h>
@@ -1563,7 +1564,8 @@ static struct pci_driver usw_probe_pcidrv = {
 
 static int usw_is_virtio_slot(struct device *dev, const void *unused)
 {
-	return !dev->driver && of_device_is_compatible(dev->of_node, "virtio,mmio");
+	return !dev->driver && of_device_is_compatible(dev->of_node, "virtio,mmio") &&
+	       !is_swiotlb_for_alloc(dev);
 }
 
 /*
@@ -1685,7 +1687,53 @@ static void usw_test_real_probe(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, usw_detach(dev), 0);
 	KUNIT_EXPECT_PTR_EQ(test, dev->dma_ops, kernel_ops);
 	KUNIT_EXPECT_EQ(test, static_key_count(&usw_noncoherent_key.key), noncoherent_base);
-	device_set_driver_override(dev, NULL);
+	KUNIT_EXPECT_EQ(test, device_set_driver_override(dev, ""), 0);
+	put_device(dev);
+}
+
+static int usw_has_restricted_pool(struct device *dev, const void *unused)
+{
+	return !dev->driver && is_swiotlb_for_alloc(dev);
+}
+
+/*
+ * A device-tree restricted DMA pool (run-kunit.sh gives one to an empty virtio-mmio slot on
+ * arm64): the device may reach nothing else, so attach refuses it, and so does the bind after
+ * a probe whose dma_configure() installed the pool only after attach had looked.
+ */
+static void usw_test_restricted_pool_refused(struct kunit *test)
+{
+	struct usw_test *t = test->priv;
+	unsigned int refs = usw_module_refs();
+	const struct dma_map_ops *ops;
+	struct io_tlb_mem *pool;
+	struct device *dev;
+
+	dev = bus_find_device(&platform_bus_type, NULL, NULL, usw_has_restricted_pool);
+	if (!dev)
+		kunit_skip(test, "no driver-less device with a restricted DMA pool");
+	kunit_info(test, "%s has a restricted DMA pool\n", dev_name(dev));
+	ops = dev->dma_ops;
+	KUNIT_EXPECT_EQ(test, usw_attach(dev), -EOPNOTSUPP);
+	KUNIT_EXPECT_PTR_EQ(test, dev->dma_ops, ops);
+	KUNIT_EXPECT_EQ(test, usw_detach(dev), -ENODEV);
+
+	/* As before its first probe: the kernel's default pool, which attach accepts. */
+	pool = dev->dma_io_tlb_mem;
+	dev->dma_io_tlb_mem = t->dev->dma_io_tlb_mem;
+	KUNIT_ASSERT_EQ(test, usw_attach(dev), 0);
+	KUNIT_ASSERT_EQ(test, device_set_driver_override(dev, "usw-kunit-probe"), 0);
+	KUNIT_EXPECT_EQ(test, usw_probe_bind(dev, false), 0);
+	KUNIT_EXPECT_EQ(test, usw_probed.probes, 1U);
+	KUNIT_EXPECT_PTR_EQ(test, dev->dma_io_tlb_mem, pool);
+	/* dma_configure() put the pool back; the driver probed on the kernel's ops. */
+	KUNIT_EXPECT_PTR_NE(test, usw_probed.ops, &usw_dma_ops);
+	KUNIT_EXPECT_EQ(test, usw_module_refs(), refs);
+	usw_probe_unbind(false);
+	KUNIT_EXPECT_EQ(test, usw_detach(dev), -ENODEV);
+	KUNIT_EXPECT_PTR_NE(test, get_dma_ops(dev), &usw_dma_ops);
+	dev->dma_io_tlb_mem = pool;
+	KUNIT_EXPECT_EQ(test, device_set_driver_override(dev, ""), 0);
 	put_device(dev);
 }
 
@@ -1785,6 +1833,7 @@ static struct kunit_case usw_ctl_cases[] = {
 	KUNIT_CASE(usw_test_attach_all_new_devices),
 	KUNIT_CASE(usw_test_pool_size_values),
 	KUNIT_CASE(usw_test_real_probe),
+	KUNIT_CASE(usw_test_restricted_pool_refused),
 	KUNIT_CASE(usw_test_del_device_bound),
 	KUNIT_CASE(usw_test_other_ops_refused),
 	{}

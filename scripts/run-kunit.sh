@@ -177,6 +177,9 @@ kargs+=" ktest.result=$([ "$channel" = serial ] && boot_result_dev "$mode" || ec
 boot_qemu_cmd "$mode" "$kimage" "$initrd" "$kargs" "$mem" "$xen_append" "$console" "$chan" \
 	"${qemu_extra[@]}" ||
 	die "cannot set up the QEMU command line"
+if [ "$boot_arch/$mode" = arm64/qemu ]; then
+	boot_restricted_pool "$out/virt.dtb" || die "cannot add a restricted DMA pool to the DTB"
+fi
 printf '%q ' "${boot_cmd[@]}" >"$out/qemu-cmdline"
 echo >>"$out/qemu-cmdline"
 

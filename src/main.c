@@ -4,6 +4,7 @@
  * PV domains, with its own bounce pool. Module parameters and set-up live here.
  */
 #include <linux/cc_platform.h>
+#include <linux/delay.h>
 #include <linux/dma-mapping.h>
 #include <linux/fault-inject.h>
 #include <linux/ktime.h>
@@ -176,6 +177,29 @@ bool usw_fail_pool_segment(void)
 {
 	return usw_fail_segment_on && should_fail(&usw_fail_segment, USW_SEG_SIZE);
 }
+
+/*
+ * Widens the window between rmmod marking the module as going and our exit detaching the
+ * devices, so that a test can bind a driver in it every time rather than by chance.
+ */
+static unsigned int usw_unload_delay_ms;
+module_param_named(unload_delay_ms, usw_unload_delay_ms, uint, 0644);
+MODULE_PARM_DESC(unload_delay_ms,
+		 "Fault injection: sleep this long at unload before giving devices back (ms, up to 60000)");
+
+static void usw_unload_delay(void)
+{
+	unsigned int ms = min(READ_ONCE(usw_unload_delay_ms), 60000U);
+
+	if (!ms)
+		return;
+	pr_info("uswiotlb: unloading in %u ms (unload_delay_ms)\n", ms);
+	msleep(ms);
+}
+#else
+static void usw_unload_delay(void)
+{
+}
 #endif
 
 /**
@@ -255,6 +279,7 @@ fail_pdev:
 
 static void __exit usw_exit(void)
 {
+	usw_unload_delay();
 	usw_attach_exit();
 	usw_debugfs_exit();
 	usw_pool_release(&usw_pool);

@@ -146,6 +146,34 @@ boot_qemu_cmd() {
 		-device "guest-loader,addr=0x60000000,initrd=${initrd//,/,,}")
 }
 
+# boot_restricted_pool DTB: make the arm64 virt board boot_cmd describes boot with its own
+# device tree plus a 4 MiB restricted DMA pool on an empty virtio-mmio slot (QEMU fills the
+# slots from a003e00 down), which uswiotlb's KUnit suite must see refused. Writes DTB.
+boot_restricted_pool() {
+	local dtb=$1
+	"${boot_cmd[@]}" -machine "dumpdtb=$dtb.qemu" >"$dtb.log" 2>&1 || { cat "$dtb.log" >&2; return 1; }
+	{
+		dtc -q -I dtb -O dts "$dtb.qemu"
+		cat <<-'EOF'
+		/ {
+			reserved-memory {
+				#address-cells = <2>;
+				#size-cells = <2>;
+				ranges;
+				usw_restricted: usw-restricted-dma {
+					compatible = "restricted-dma-pool";
+					size = <0x0 0x400000>;
+				};
+			};
+		};
+		&{/virtio_mmio@a001000} {
+			memory-region = <&usw_restricted>;
+		};
+		EOF
+	} | dtc -q -I dts -O dtb -o "$dtb" - || return 1
+	boot_cmd+=(-dtb "$dtb")
+}
+
 # boot_run TIMEOUT CONSOLE CHANNEL VERBOSE QEMU-OUT: run boot_cmd until the end marker is on
 # the channel (then give the guest 10 s to power off), a panic is on the console, or TIMEOUT.
 # Sets boot_state (finished|crashed|timeout|running = exited without verdict), boot_qrc and
