@@ -7,6 +7,7 @@
 #   make demo [KVER=6.12|6.1]           uswiotlb carrying NVMe + NIC DMA in a Xen PV dom0
 #   make demo-all                       the demo on both stock kernels
 #   make bench                          dma_map_benchmark: uswiotlb vs the kernel's own DMA ops
+#   make mutants [MUTANTS="a b"]        one-line mutants of src/ (scripts/mutants.txt): all killed?
 #
 # Kbuild reads the file named Kbuild; this Makefile is only the front door.
 
@@ -40,9 +41,12 @@ demo:
 demo-all:
 	scripts/demo.sh 6.12 6.1
 
+mutants:
+	scripts/mutants.sh $(MUTANTS)
+
 bench:
 	scripts/deps.sh
 	$(MAKE) -C tools bench
 	scripts/run-bench.sh
 
-.PHONY: all modules clean check check-arm64 check-debug check-host demo demo-all bench
+.PHONY: all modules clean check check-arm64 check-debug check-host demo demo-all bench mutants

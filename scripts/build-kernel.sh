@@ -1,11 +1,12 @@
 #!/bin/bash
 # Build the uswiotlb test kernel from Debian's linux-source package, cached by content.
 #
-#   scripts/build-kernel.sh [ARCH[-FRAG]...]   ARCH: x86_64 (default) or arm64 (cross-built)
+#   scripts/build-kernel.sh [ARCH[-FRAG]...[@SERIES]]   ARCH: x86_64 (default) or arm64
 #
 # Each -FRAG adds config/FRAG.config on top of ARCH's fragment, later ones winning: -debug
 # (KASAN, lockdep, kmemleak, UBSAN, fault injection, ...) is the kernel `make check-debug` runs
-# in, -debug-nokasan the same without KASAN, for the Xen PV dom0.
+# in, -debug-nokasan the same without KASAN, for the Xen PV dom0. @SERIES builds Debian's
+# linux-source-SERIES instead of 6.12, e.g. x86_64@6.1 (with config/SERIES.config last, if any).
 #
 # Prints the build directory (usable as KDIR) on stdout. The cache key covers the source
 # package version, the config fragments and this script, so any change rebuilds.
@@ -13,15 +14,18 @@ set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 variant=${1:-x86_64}
-IFS=- read -r -a parts <<<"$variant"
+series=6.12
+case $variant in *@*) series=${variant#*@} ;; esac
+IFS=- read -r -a parts <<<"${variant%@*}"
 arch=${parts[0]}
 cache=${USWIOTLB_CACHE:-$HOME/.cache/uswiotlb}
-srcpkg=linux-source-6.12
+srcpkg=linux-source-$series
 frags=()
 for p in "${parts[@]}"; do
 	[ -f "$here/config/$p.config" ] || { echo "build-kernel: no config/$p.config" >&2; exit 2; }
 	frags+=("$here/config/$p.config")
 done
+[ ! -f "$here/config/$series.config" ] || frags+=("$here/config/$series.config")
 jobs=${JOBS:-$(nproc)}
 
 case $arch in
@@ -30,7 +34,7 @@ arm64) karch=arm64; cross=aarch64-linux-gnu-; image=arch/arm64/boot/Image ;;
 *) echo "build-kernel: unknown arch '$variant'" >&2; exit 2 ;;
 esac
 
-src=$("$here/kernel-source.sh")
+src=$("$here/kernel-source.sh" "$series")
 ver=$(dpkg-query -W -f='${Version}' "$srcpkg")
 key=$( { echo "$ver"; cat "${frags[@]}" "$0"; } | sha256sum | cut -c1-16)
 out=$cache/kernel-$variant-$key

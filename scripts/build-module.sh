@@ -28,8 +28,8 @@ if ! make -C "$kdir" M="$dir" W=1 "${cross[@]}" modules >"$log" 2>&1; then
 	echo "build-module: build against $kdir failed" >&2
 	exit 1
 fi
-if grep -q 'warning:' "$log"; then
-	grep -A4 'warning:' "$log"
+if grep -qiE '(^|[^a-z])warning:' "$log"; then
+	grep -iE -A4 '(^|[^a-z])warning:' "$log"
 	echo "build-module: warnings building against $kdir" >&2
 	exit 1
 fi

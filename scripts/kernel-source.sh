@@ -1,9 +1,11 @@
 #!/bin/bash
-# Unpack Debian's linux-source-6.12 once into the cache and print its path.
+# Unpack Debian's linux-source-SERIES (default 6.12) once into the cache and print its path.
+#
+#   scripts/kernel-source.sh [SERIES]
 set -euo pipefail
 
 cache=${USWIOTLB_CACHE:-$HOME/.cache/uswiotlb}
-srcpkg=linux-source-6.12
+srcpkg=linux-source-${1:-6.12}
 tarball=/usr/src/$srcpkg.tar.xz
 ver=$(dpkg-query -W -f='${Version}' "$srcpkg")
 dir=$cache/src/$srcpkg-$ver

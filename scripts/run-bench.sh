@@ -99,7 +99,16 @@ for scen in $scenarios; do
 	fi
 	sed -n "s/^@@KTEST \(bench\|copy\|loop\|pool\) /scenario=$scen kind=\1 /p" "$dir/stream.log" \
 		>>"$out/raw.txt"
-	grep '^@@KTEST counters' "$dir/stream.log" | sed "s/^@@KTEST /run-bench: $scen: uswiotlb /" || true
+	# The maps really went through uswiotlb, the way the scenario says, and none failed.
+	ctrs=$(sed -n 's/^@@KTEST counters //p' "$dir/stream.log")
+	echo "run-bench: $scen: uswiotlb counters ${ctrs:-missing}"
+	moved=$(sed -n "s/.*\b$([ "$force" = 1 ] && echo force || echo direct)=\([0-9]*\).*/\1/p" <<<"$ctrs")
+	errs=$(sed -n 's/.*\berrors=\([0-9]*\).*/\1/p' <<<"$ctrs")
+	if [ "${moved:-0}" -eq 0 ] || [ "${errs:-1}" -ne 0 ]; then
+		echo "run-bench: $scen FAILED: uswiotlb's counters show no $([ "$force" = 1 ] &&
+			echo forced || echo direct) maps, or map errors (${ctrs:-none reported})" >&2
+		fail=1
+	fi
 done
 
 python3 "$here/bench-report.py" "$out" || fail=1

@@ -22,6 +22,7 @@
 #   --kmemleak         fail on any leak kmemleak finds since the first insmod (loaded and
 #                      after rmmod); the kernel must have kmemleak
 #   --expect REGEX     the console must match REGEX (repeatable): proof a checker was on
+#   --skips RUN        the skip budget: a case may skip only if kunit/skips lists it for RUN
 #   --channel console  results framed on the console instead of the side channel (fallback)
 #   -v, --verbose      stream the console to stderr
 #
@@ -46,7 +47,7 @@ usage() { sed -n '/^#   scripts/,/^#   -v/s/^# \{0,3\}//p' "$0" >&2; exit 2; }
 die() { echo "run-kunit: $*" >&2; exit 2; }
 
 mode="" kdir="" tmo=300 name="" results=$PWD/.results filter="" append="" rmmod=1
-qemu_extra=() probe=0 faults=0 kmemleak=0 expects=()
+qemu_extra=() probe=0 faults=0 kmemleak=0 expects=() skips=""
 channel=serial verbose=0 xen_append="" mem=1G
 while [ $# -gt 0 ]; do
 	case $1 in
@@ -66,6 +67,7 @@ while [ $# -gt 0 ]; do
 	--faults) faults=1; shift ;;
 	--kmemleak) kmemleak=1; shift ;;
 	--expect) expects+=("${2-}"); shift 2 ;;
+	--skips) skips=${2-}; shift 2 ;;
 	--channel) channel=${2-}; shift 2 ;;
 	-v | --verbose) verbose=1; shift ;;
 	--) break ;;
@@ -282,6 +284,22 @@ for s in "${order[@]}"; do
 	fi
 done
 [ "$found" -gt 0 ] || fail+=("no suite results found")
+
+# The skip budget: a case skipping where kunit/skips does not allow it for this run is a case
+# that did not test what it exists for.
+if [ -n "$skips" ]; then
+	mapfile -t allowed < <(awk -v r="$skips" '$1 == r { print $2 }' "$here/../kunit/skips")
+	[ ${#allowed[@]} -gt 0 ] || fail+=("kunit/skips has no budget for run '$skips'")
+	while read -r cname reason; do
+		ok=0
+		for a in "${allowed[@]}"; do
+			# shellcheck disable=SC2053 # budget entries are globs
+			[[ $cname == $a ]] && ok=1
+		done
+		[ "$ok" = 1 ] || fail+=("$cname skipped ($reason), not in the skip budget of '$skips'")
+	done < <(sed -nE 's/^[[:space:]]+ok [0-9]+ ([A-Za-z0-9_]+) # SKIP ?(.*)$/\1 \2/p' \
+		"$out"/suites/*.ktap 2>/dev/null)
+fi
 
 # The scenarios: each step a case; what the probe wrote must be on the disk image.
 [ "$faults" = 0 ] || grep -q '^@@KTEST faults-end' "$stream" ||

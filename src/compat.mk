@@ -7,3 +7,5 @@ ccflags-y += $(call usw-probe,include/linux/device.h,dma_skip_sync,USW_HAVE_DMA_
 ccflags-y += $(call usw-probe,include/linux/device/bus.h,int bus_register_notifier.const struct bus_type,USW_HAVE_CONST_BUS_TYPE)
 ccflags-y += $(if $(wildcard $(srctree)/include/kunit/visibility.h),-DUSW_HAVE_KUNIT_VISIBILITY)
 ccflags-y += $(call usw-probe,include/linux/dma-map-ops.h,dma_kmalloc_needs_bounce,USW_HAVE_KMALLOC_BOUNCE)
+ccflags-y += $(call usw-probe,include/linux/platform_device.h,void .\*remove..struct platform_device,USW_HAVE_VOID_REMOVE)
+ccflags-y += $(call usw-probe,include/linux/device.h,int device_set_driver_override,USW_HAVE_DEVICE_DRIVER_OVERRIDE)

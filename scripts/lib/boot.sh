@@ -19,6 +19,8 @@ boot_kargs+=" printk.time=1 pty.legacy_count=0"
 boot_xen_panic_re='^\(XEN\) .*(Panic on CPU|Hardware Dom0 crashed|Manual reset required)'
 boot_oops_re='Kernel panic|BUG:|WARNING:|Oops|Call [Tt]race|general protection fault|UBSAN:|KASAN:'
 boot_oops_re+='|Internal error:|Unable to handle kernel|SError Interrupt'
+# uswiotlb's own reports of something wrong inside it (as opposed to refusing a caller).
+boot_oops_re+='|uswiotlb: .*(leaking|overlap in bus space|cache flush of .* failed)'
 
 # The console without carriage returns and without Xen's own lines.
 boot_clean() { tr -d '\r' <"$1" | grep -av '^(XEN)' || true; }
