@@ -68,15 +68,18 @@ kdir() { # WHERE: the test kernel that run needs
 	esac
 }
 
-# run WHERE TREE LABEL: the tests of WHERE on TREE; status 0 if they all pass.
+# run WHERE TREE LABEL: the tests of WHERE on TREE; status 0 if they all pass, 3 if the tree
+# does not build cleanly.
 run() {
 	local where=$1 tree=$2 label=$3 k rk=()
 	if [ "$where" = host ]; then
-		make -C "$tree/tools" check </dev/null >"$out/$label/host.log" 2>&1
+		make -C "$tree/tools" all workload </dev/null >"$out/$label/build.log" 2>&1 || return 3
+		# A mutant may make the model loop forever: that is a kill too.
+		timeout 900 make -C "$tree/tools" check </dev/null >"$out/$label/host.log" 2>&1
 		return
 	fi
 	k=$(kdir "$where")
-	"$tree/scripts/build-module.sh" "$k" >"$out/$label/build.log" 2>&1 || return 2
+	"$tree/scripts/build-module.sh" "$k" >"$out/$label/build.log" 2>&1 || return 3
 	rk=("$tree/scripts/run-kunit.sh" --mem 6G --kdir "$k" --results "$out/$label" --name run
 		--timeout 1500)
 	case $where in
@@ -151,12 +154,21 @@ while IFS=$'\x1f' read -r name where file after from to; do
 		continue
 	fi
 	start=$(date +%s)
-	if run "$where" "$work/m" "$name"; then
+	rc=0
+	run "$where" "$work/m" "$name" || rc=$?
+	if [ "$rc" = 0 ]; then
 		echo "mutants: $name ($where): SURVIVED ($(($(date +%s) - start)) s)"
 		survived=$((survived + 1))
+	elif [ "$rc" = 3 ]; then
+		# A mutant the compiler (W=1) rejects proves nothing about the tests.
+		echo "mutants: $name: does not build cleanly: $(grep -m1 -E 'error|warning' \
+			"$out/$name/build.log")"
+		broken=$((broken + 1))
 	else
-		how=$(grep -hE '^run-kunit: FAIL|^\[  FAILED  \]|^build-module:' "$out/$name"/*.log \
-			2>/dev/null | head -1 || true)
+		# The first reason: a failed check or case, a failed host test, or the build.
+		how=$(cat "$out/$name"/{run,host,build}.log 2>/dev/null |
+			grep -E '^run-kunit: FAIL|^\[  FAILED  \]|^build-module: .*(failed|warnings)' |
+			head -1 || true)
 		echo "mutants: $name ($where): killed ($(($(date +%s) - start)) s) ${how:+- $how}"
 		killed=$((killed + 1))
 	fi

@@ -20,9 +20,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <map>
+#include <span>
 #include <string>
-#include <vector>
 
 #include "cli.h"
 #include "workload.h"
@@ -38,7 +37,9 @@ and b -> a, with total lengths from 60 to 1514 bytes, and compares every receive
 byte for byte with what was sent. Brings both interfaces up (promiscuous) and waits for
 their carrier. A few frames are in flight at a time; one not received within the timeout is
 sent again. A frame with wrong content, length or place is corrupt; one that never arrives
-is lost. Both are failures. Retransmitted copies are checked too, then ignored.
+is lost. Both are failures. Retransmitted copies are checked too, then ignored. After the
+last frame, keeps receiving for one more timeout: late copies are checked in this run, not
+left for the next one to receive.
 
   --a IF, --b IF     the two interfaces, wired to each other
   --frames N         frames to verify (default 2000)
@@ -49,21 +50,23 @@ is lost. Both are failures. Retransmitted copies are checked too, then ignored.
   --retries R        give a frame up as lost after R retransmissions (default 10)
   --carrier-wait T   seconds to wait for carrier on both interfaces (default 10)
   --label NAME       label for the RESULT line (default "-")
+  --closed           the link carries only this run's frames: an intact frame of another run
+                     (another seed) is a stray, a failure, rather than ignored. Frames of other
+                     ethertypes are ignored either way
 
 Progress goes to stdout, errors to stderr. The last line on stdout is:
-  RESULT tool=net label=NAME frames=N bytes=B corrupt=C lost=L retries=R MBps=X.X
+  RESULT tool=net label=NAME frames=N bytes=B corrupt=C lost=L stray=Y retries=R MBps=X.X
          seconds=S.S status=ok|FAIL
-(one line; frames and bytes count distinct frames verified; MBps is 10^6 bytes per second).
+(one line; frames and bytes count distinct frames verified; stray is 0 without --closed;
+seconds and MBps, 10^6 bytes per second, leave out the final timeout).
 Exit status: 0 ok, 1 status=FAIL, 2 usage or setup error (no RESULT line).
 )";
 
-constexpr int kMaxReports = 8;  // corrupt frames shown in detail
-
 struct Options {
   std::string ifname[2];
-  uint64_t frames = 2000, seed = 1, window = 8, timeout_ms = 200, retries = 10;
-  double seconds = 0, carrier_wait = 10;
-  std::string label = "-";
+  uint64_t seed = 1;
+  double carrier_wait = 10;
+  NetOptions net;  // the run's
 };
 
 Options ParseOptions(int argc, char** argv) {
@@ -79,21 +82,23 @@ Options ParseOptions(int argc, char** argv) {
     } else if (name == "--b") {
       o.ifname[1] = args.Value();
     } else if (name == "--frames") {
-      o.frames = args.Parsed(ParseU64);
+      o.net.frames = args.Parsed(ParseU64);
     } else if (name == "--seconds") {
-      o.seconds = args.Parsed(ParseSeconds);
+      o.net.seconds = args.Parsed(ParseSeconds);
     } else if (name == "--seed") {
       o.seed = args.Parsed(ParseU64);
     } else if (name == "--window") {
-      o.window = args.Parsed(ParseU64);
+      o.net.window = args.Parsed(ParseU64);
     } else if (name == "--timeout-ms") {
-      o.timeout_ms = args.Parsed(ParseU64);
+      o.net.timeout_ms = args.Parsed(ParseU64);
     } else if (name == "--retries") {
-      o.retries = args.Parsed(ParseU64);
+      o.net.retries = args.Parsed(ParseU64);
+    } else if (name == "--closed") {
+      o.net.closed = true;
     } else if (name == "--carrier-wait") {
       o.carrier_wait = args.Parsed(ParseSeconds);
     } else if (name == "--label") {
-      o.label = args.Value();
+      o.net.label = args.Value();
     } else {
       args.Unknown();
     }
@@ -103,8 +108,9 @@ Options ParseOptions(int argc, char** argv) {
   for (const std::string& n : o.ifname)
     if (n.size() >= IFNAMSIZ || n.find('/') != n.npos)
       USW_DIE("bad interface name '%s'", n.c_str());
-  if (o.window < 1 || o.window > 256) USW_DIE("--window wants 1..256");
-  if (o.timeout_ms < 1 || o.timeout_ms > 60000) USW_DIE("--timeout-ms wants 1..60000");
+  if (o.net.window < 1 || o.net.window > 256) USW_DIE("--window wants 1..256");
+  if (o.net.timeout_ms < 1 || o.net.timeout_ms > 60000) USW_DIE("--timeout-ms wants 1..60000");
+  o.net.names = {o.ifname[0], o.ifname[1]};
   return o;
 }
 
@@ -178,44 +184,14 @@ void WaitCarrier(const Side (&sides)[2], double wait) {
   }
 }
 
-class Runner {
+// The two packet sockets as the run's Link.
+class PacketLink : public Link {
  public:
-  Runner(const Options& o, const Side (&sides)[2])
-      : o_(o), sides_(sides), ctx_{o.seed, sides[0].mac, sides[1].mac} {
-    r_.label = o.label;
-  }
+  explicit PacketLink(const Side (&sides)[2]) : sides_(sides) {}
 
-  NetResult Run() {
-    double t0 = Now();
-    while (!fatal_) {
-      double now = Now();
-      bool more = next_ < o_.frames || now - t0 < o_.seconds;
-      while (more && !stop_ && pending_.size() < o_.window) {
-        pending_[next_] = {EncodeFrame(ctx_, next_), now, 0};
-        Send(next_++);
-        more = next_ < o_.frames || now - t0 < o_.seconds;
-      }
-      if (pending_.empty() && (stop_ || !more)) break;
-      Retransmit(now);
-      Receive();
-    }
-    r_.seconds = Now() - t0;
-    r_.ok = !fatal_ && !r_.corrupt && !r_.lost && r_.frames >= o_.frames;
-    Say("usw-netcheck: %" PRIu64 " frames verified of %" PRIu64 " sent, %" PRIu64
-        " retransmissions, %" PRIu64 " duplicates and %" PRIu64 " foreign frames ignored",
-        r_.frames, next_, r_.retries, dups_, foreign_);
-    return r_;
-  }
+  double Now() override { return usw_workload::Now(); }
 
- private:
-  struct Pending {
-    std::vector<uint8_t> frame;
-    double sent;
-    uint64_t tries;
-  };
-
-  void Send(uint64_t seq) {
-    const Pending& p = pending_[seq];
+  Sent Send(uint64_t seq, std::span<const uint8_t> frame) override {
     int dir = FrameDir(seq);
     const Side& tx = sides_[dir];
     sockaddr_ll to{};
@@ -225,61 +201,36 @@ class Runner {
     to.sll_halen = 6;
     std::memcpy(to.sll_addr, sides_[dir ^ 1].mac.data(), 6);
     for (;;) {
-      ssize_t n = sendto(tx.fd, p.frame.data(), p.frame.size(), 0, reinterpret_cast<sockaddr*>(&to),
+      ssize_t n = sendto(tx.fd, frame.data(), frame.size(), 0, reinterpret_cast<sockaddr*>(&to),
                          sizeof(to));
-      if (n == ssize_t(p.frame.size())) return;
+      if (n == ssize_t(frame.size())) return Sent::kOk;
       if (n < 0 && errno == EINTR) continue;
       // A full transmit queue drops the frame like the wire might; the timeout resends it.
-      if (n < 0 && (errno == ENOBUFS || errno == EAGAIN)) return;
-      Error("%s: sending frame %" PRIu64 ": %s", tx.name, seq,
-            n < 0 ? std::strerror(errno) : "short send");
-      fatal_ = true;
-      return;
+      if (n < 0 && (errno == ENOBUFS || errno == EAGAIN)) return Sent::kDropped;
+      usw_workload::Error("%s: sending frame %" PRIu64 ": %s", tx.name, seq,
+                          n < 0 ? std::strerror(errno) : "short send");
+      return Sent::kFailed;
     }
   }
 
-  void Retransmit(double now) {
-    for (auto it = pending_.begin(); it != pending_.end();) {
-      auto& [seq, p] = *it;
-      if (now - p.sent < o_.timeout_ms / 1e3) {
-        ++it;
-        continue;
-      }
-      if (p.tries >= o_.retries) {
-        Error("frame %" PRIu64 " (%zu bytes, %s -> %s) lost: not received after %" PRIu64
-              " retransmissions",
-              seq, p.frame.size(), sides_[FrameDir(seq)].name, sides_[FrameRxSide(seq)].name,
-              p.tries);
-        r_.lost++;
-        stop_ = true;  // the link is likely dead: finish what is in flight, send no more
-        it = pending_.erase(it);
-        continue;
-      }
-      p.tries++;
-      p.sent = now;
-      r_.retries++;
-      Send(seq);
-      ++it;
-    }
-  }
-
-  // Waits until a frame arrives or the earliest retransmission is due, then takes in all
-  // that has arrived on both sides.
-  void Receive() {
-    double due = 1;
-    for (const auto& [seq, p] : pending_) due = std::min(due, p.sent + o_.timeout_ms / 1e3 - Now());
+  bool Wait(double seconds, const Receiver& rx) override {
     pollfd fds[2] = {{sides_[0].fd, POLLIN, 0}, {sides_[1].fd, POLLIN, 0}};
-    int ms = std::max(1, int(due * 1e3 + 0.999));
+    int ms = std::max(1, int(seconds * 1e3 + 0.999));
     if (poll(fds, 2, ms) < 0 && errno != EINTR) {
-      Error("poll: %s", std::strerror(errno));
-      fatal_ = true;
-      return;
+      usw_workload::Error("poll: %s", std::strerror(errno));
+      return false;
     }
     for (int side = 0; side < 2; side++)
-      if (fds[side].revents) Drain(side);
+      if (fds[side].revents && !Drain(side, rx)) return false;
+    return true;
   }
 
-  void Drain(int side) {
+  void Error(const std::string& line) override { usw_workload::Error("%s", line.c_str()); }
+  void Say(const std::string& line) override { usw_workload::Say("%s", line.c_str()); }
+
+ private:
+  // Hands everything queued on the side's socket to rx.
+  bool Drain(int side, const Receiver& rx) {
     uint8_t buf[kMaxFrame + 512];
     for (;;) {
       sockaddr_ll from{};
@@ -288,48 +239,18 @@ class Runner {
                            reinterpret_cast<sockaddr*>(&from), &fromlen);
       if (n < 0) {
         if (errno == EINTR) continue;
-        if (errno == EAGAIN || errno == EWOULDBLOCK) return;
-        Error("%s: receiving: %s", sides_[side].name, std::strerror(errno));
-        fatal_ = true;
-        return;
+        if (errno == EAGAIN || errno == EWOULDBLOCK) return true;
+        usw_workload::Error("%s: receiving: %s", sides_[side].name, std::strerror(errno));
+        return false;
       }
       if (from.sll_pkttype == PACKET_OUTGOING) continue;
       // MSG_TRUNC returns the real length; an oversized frame is compared as far as it fits
       // and fails on its length.
-      std::span<const uint8_t> frame(buf, std::min<size_t>(size_t(n), sizeof(buf)));
-      Check c = CheckFrame(ctx_, frame, side, next_);
-      switch (c.verdict) {
-        case Verdict::kForeign:
-          foreign_++;
-          break;
-        case Verdict::kCorrupt:
-          if (r_.corrupt < kMaxReports)
-            Error("%s: corrupt frame: %s", sides_[side].name, c.why.c_str());
-          r_.corrupt++;
-          stop_ = true;
-          break;
-        case Verdict::kOk:
-          if (auto it = pending_.find(c.seq); it != pending_.end()) {
-            r_.frames++;
-            r_.bytes += it->second.frame.size();
-            pending_.erase(it);
-          } else {
-            dups_++;
-          }
-          break;
-      }
+      rx(side, std::span<const uint8_t>(buf, std::min<size_t>(size_t(n), sizeof(buf))));
     }
   }
 
-  const Options& o_;
   const Side (&sides_)[2];
-  FrameCtx ctx_;
-  std::map<uint64_t, Pending> pending_;  // sent, not yet received intact
-  uint64_t next_ = 0;                    // frames 0..next_-1 have been sent
-  uint64_t dups_ = 0, foreign_ = 0;
-  bool stop_ = false;   // a frame was corrupt or lost: send no new ones
-  bool fatal_ = false;  // a socket failed: stop at once
-  NetResult r_;
 };
 
 }  // namespace
@@ -340,10 +261,10 @@ int main(int argc, char** argv) {
   Side sides[2] = {Open(o.ifname[0]), Open(o.ifname[1])};
   WaitCarrier(sides, o.carrier_wait);
   Say("usw-netcheck: a %s (%s) <-> b %s (%s), %" PRIu64 " frames, seed %" PRIu64, sides[0].name,
-      MacStr(sides[0].mac).c_str(), sides[1].name, MacStr(sides[1].mac).c_str(), o.frames, o.seed);
-  NetResult r = Runner(o, sides).Run();
-  if (r.corrupt > kMaxReports)
-    Error("%" PRIu64 " corrupt frames in all, the first %d shown", r.corrupt, kMaxReports);
+      MacStr(sides[0].mac).c_str(), sides[1].name, MacStr(sides[1].mac).c_str(), o.net.frames,
+      o.seed);
+  PacketLink link(sides);
+  NetResult r = RunNetCheck(o.net, {o.seed, sides[0].mac, sides[1].mac}, link);
   for (const Side& s : sides) close(s.fd);
   std::fflush(stderr);
   std::puts(FormatResult(r).c_str());

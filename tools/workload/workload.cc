@@ -9,8 +9,10 @@
 #include <charconv>
 #include <cinttypes>
 #include <cmath>
+#include <cstdarg>
 #include <cstdio>
 #include <cstring>
+#include <map>
 #include <stdexcept>
 
 namespace usw_workload {
@@ -137,9 +139,10 @@ std::string FormatResult(const NetResult& r) {
   char buf[512];
   std::snprintf(buf, sizeof(buf),
                 "RESULT tool=net label=%s frames=%" PRIu64 " bytes=%" PRIu64 " corrupt=%" PRIu64
-                " lost=%" PRIu64 " retries=%" PRIu64 " MBps=%.1f seconds=%.1f status=%s",
-                CleanLabel(r.label).c_str(), r.frames, r.bytes, r.corrupt, r.lost, r.retries,
-                MBps(r.bytes, r.seconds), r.seconds, r.ok ? "ok" : "FAIL");
+                " lost=%" PRIu64 " stray=%" PRIu64 " retries=%" PRIu64
+                " MBps=%.1f seconds=%.1f status=%s",
+                CleanLabel(r.label).c_str(), r.frames, r.bytes, r.corrupt, r.lost, r.stray,
+                r.retries, MBps(r.bytes, r.seconds), r.seconds, r.ok ? "ok" : "FAIL");
   return buf;
 }
 
@@ -252,10 +255,13 @@ Check CheckFrame(const FrameCtx& ctx, std::span<const uint8_t> got, int rx_side,
     std::snprintf(buf, sizeof(buf), "%zu-byte frame without our magic", got.size());
     return {Verdict::kCorrupt, 0, buf};
   }
-  // Another run's traffic (its seed, its CRC intact) is no evidence against this one.
+  // Another run's traffic (its seed, its CRC intact) is no evidence against this one's data.
   if (got.size() >= kFrameHeader + kFrameTrailer && GetBE(&got[30], 8) != ctx.seed &&
-      CrcIntact(got))
-    return {Verdict::kForeign, 0, ""};
+      CrcIntact(got)) {
+    std::snprintf(buf, sizeof(buf), "frame %" PRIu64 " (%zu bytes) of another run, seed %" PRIu64,
+                  GetBE(&got[22], 8), got.size(), GetBE(&got[30], 8));
+    return {Verdict::kOtherRun, 0, buf};
+  }
   if (got.size() < kFrameHeader + kFrameTrailer) {
     std::snprintf(buf, sizeof(buf), "truncated frame of %zu bytes", got.size());
     return {Verdict::kCorrupt, 0, buf};
@@ -281,6 +287,159 @@ std::string MacStr(const Mac& m) {
   std::snprintf(buf, sizeof(buf), "%02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1], m[2], m[3], m[4],
                 m[5]);
   return buf;
+}
+
+// --- the frame exchange --------------------------------------------------------------------
+
+namespace {
+
+[[gnu::format(printf, 1, 2)]] std::string Printf(const char* fmt, ...) {
+  char buf[512];
+  va_list ap;
+  va_start(ap, fmt);
+  std::vsnprintf(buf, sizeof(buf), fmt, ap);
+  va_end(ap);
+  return buf;
+}
+
+class NetRunner {
+ public:
+  NetRunner(const NetOptions& o, const FrameCtx& ctx, Link& link)
+      : o_(o), ctx_(ctx), link_(link), timeout_(o.timeout_ms / 1e3) {
+    r_.label = o.label;
+  }
+
+  NetResult Run() {
+    double t0 = link_.Now();
+    while (!fatal_) {
+      double now = link_.Now();
+      bool more = next_ < o_.frames || now - t0 < o_.seconds;
+      while (more && !stop_ && !fatal_ && pending_.size() < o_.window) {
+        pending_[next_] = {EncodeFrame(ctx_, next_), now, 0};
+        Send(next_++);
+        more = next_ < o_.frames || now - t0 < o_.seconds;
+      }
+      if (pending_.empty() && (stop_ || !more)) break;
+      Retransmit(now);
+      if (!fatal_) Receive();
+    }
+    r_.seconds = link_.Now() - t0;  // the linger below is not part of the throughput
+    if (!fatal_) Linger();
+    r_.ok = !fatal_ && !r_.corrupt && !r_.lost && !r_.stray && r_.frames >= o_.frames;
+    link_.Say(Printf("usw-netcheck: %" PRIu64 " frames verified of %" PRIu64 " sent, %" PRIu64
+                     " retransmissions, %" PRIu64 " duplicates and %" PRIu64
+                     " foreign frames ignored",
+                     r_.frames, next_, r_.retries, r_.dups, r_.foreign));
+    if (r_.corrupt > kMaxFrameReports)
+      link_.Error(Printf("%" PRIu64 " corrupt frames in all, the first %" PRIu64 " shown",
+                         r_.corrupt, kMaxFrameReports));
+    if (r_.stray > kMaxFrameReports)
+      link_.Error(Printf("%" PRIu64 " stray frames in all, the first %" PRIu64 " shown", r_.stray,
+                         kMaxFrameReports));
+    return r_;
+  }
+
+ private:
+  struct Pending {
+    std::vector<uint8_t> frame;
+    double sent;
+    uint64_t tries;
+  };
+
+  void Send(uint64_t seq) {
+    // kDropped needs nothing: the timeout sends the frame again.
+    if (link_.Send(seq, pending_[seq].frame) == Link::Sent::kFailed) fatal_ = true;
+  }
+
+  void Retransmit(double now) {
+    for (auto it = pending_.begin(); it != pending_.end() && !fatal_;) {
+      auto& [seq, p] = *it;
+      if (now - p.sent < timeout_) {
+        ++it;
+        continue;
+      }
+      if (p.tries >= o_.retries) {
+        link_.Error(Printf("frame %" PRIu64 " (%zu bytes, %s -> %s) lost: not received after "
+                           "%" PRIu64 " retransmissions",
+                           seq, p.frame.size(), o_.names[FrameDir(seq)].c_str(),
+                           o_.names[FrameRxSide(seq)].c_str(), p.tries));
+        r_.lost++;
+        stop_ = true;  // the link is likely dead: finish what is in flight, send no more
+        it = pending_.erase(it);
+        continue;
+      }
+      p.tries++;
+      p.sent = now;
+      r_.retries++;
+      Send(seq);
+      ++it;
+    }
+  }
+
+  // Waits until a frame arrives or the earliest retransmission is due, taking in what arrives.
+  void Receive() {
+    double due = 1;
+    for (const auto& [seq, p] : pending_) due = std::min(due, p.sent + timeout_ - link_.Now());
+    // At least a millisecond: poll's resolution, and progress on a clock that only moves in Wait.
+    if (!link_.Wait(std::max(due, 1e-3), rx_)) fatal_ = true;
+  }
+
+  // Late copies of our frames (a retransmission's original, slow but not lost) are checked and
+  // counted here rather than reaching the next run on this link, which may be a closed one.
+  void Linger() {
+    double end = link_.Now() + timeout_;
+    for (double now = link_.Now(); !fatal_ && now < end; now = link_.Now())
+      if (!link_.Wait(std::max(end - now, 1e-3), rx_)) fatal_ = true;
+  }
+
+  void Take(int side, std::span<const uint8_t> frame) {
+    Check c = CheckFrame(ctx_, frame, side, next_);
+    switch (c.verdict) {
+      case Verdict::kOtherRun:
+        if (o_.closed) {
+          if (r_.stray < kMaxFrameReports)
+            link_.Error(Printf("%s: stray frame: %s", o_.names[side].c_str(), c.why.c_str()));
+          r_.stray++;
+          break;
+        }
+        [[fallthrough]];
+      case Verdict::kForeign:
+        r_.foreign++;
+        break;
+      case Verdict::kCorrupt:
+        if (r_.corrupt < kMaxFrameReports)
+          link_.Error(Printf("%s: corrupt frame: %s", o_.names[side].c_str(), c.why.c_str()));
+        r_.corrupt++;
+        stop_ = true;
+        break;
+      case Verdict::kOk:
+        if (auto it = pending_.find(c.seq); it != pending_.end()) {
+          r_.frames++;
+          r_.bytes += it->second.frame.size();
+          pending_.erase(it);
+        } else {
+          r_.dups++;
+        }
+        break;
+    }
+  }
+
+  const NetOptions& o_;
+  const FrameCtx& ctx_;
+  Link& link_;
+  const double timeout_;
+  const Link::Receiver rx_ = [this](int side, std::span<const uint8_t> f) { Take(side, f); };
+  std::map<uint64_t, Pending> pending_;  // sent, not yet received intact
+  uint64_t next_ = 0;                    // frames 0..next_-1 have been sent
+  bool stop_ = false;                    // a frame was corrupt or lost: send no new ones
+  bool fatal_ = false;                   // the link failed: stop at once
+  NetResult r_;
+};
+
+}  // namespace
+
+NetResult RunNetCheck(const NetOptions& o, const FrameCtx& ctx, Link& link) {
+  return NetRunner(o, ctx, link).Run();
 }
 
 }  // namespace usw_workload

@@ -1,13 +1,15 @@
 // SPDX-License-Identifier: GPL-2.0
 //
 // Pure logic of the demo workload tools usw-blkcheck and usw-netcheck: the disk content model,
-// extent plans, the test frame format and the RESULT lines. No syscalls here, so the host tests
-// link exactly the code the tools run.
+// extent plans, the test frame format, the frame exchange's verdicts and the RESULT lines. No
+// syscalls here (the exchange reaches the network through a Link), so the host tests link
+// exactly the code the tools run.
 #pragma once
 
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <span>
 #include <string>
@@ -117,9 +119,10 @@ std::string FormatResult(const BlkResult& r);
 
 struct NetResult {
   std::string label;
-  uint64_t frames = 0, bytes = 0, corrupt = 0, lost = 0, retries = 0;
+  uint64_t frames = 0, bytes = 0, corrupt = 0, lost = 0, stray = 0, retries = 0;
   double seconds = 0;
   bool ok = false;
+  uint64_t dups = 0, foreign = 0;  // ignored frames, not in the RESULT line
 };
 std::string FormatResult(const NetResult& r);
 
@@ -167,9 +170,10 @@ std::optional<std::string> FrameMismatch(const FrameCtx& ctx, std::span<const ui
                                          uint64_t seq, size_t len);
 
 enum class Verdict {
-  kOk,       // exactly frame `seq`, received on the side it was sent to
-  kForeign,  // not ours: another ethertype, or an intact frame of another run's seed
-  kCorrupt,  // our ethertype but not a frame we sent, or not where we sent it
+  kOk,        // exactly frame `seq`, received on the side it was sent to
+  kForeign,   // not ours: another ethertype
+  kOtherRun,  // an intact frame of another run's seed: foreign, unless the link is closed
+  kCorrupt,   // our ethertype but not a frame we sent, or not where we sent it
 };
 struct Check {
   Verdict verdict;
@@ -183,5 +187,53 @@ struct Check {
 Check CheckFrame(const FrameCtx& ctx, std::span<const uint8_t> got, int rx_side, uint64_t sent);
 
 std::string MacStr(const Mac& m);
+
+// --- the frame exchange --------------------------------------------------------------------
+
+// What usw-netcheck's verdict loop needs from the world: a clock, and two sides wired to each
+// other (0 = a, 1 = b) to send frames from and receive them on. The tool implements it with
+// packet sockets, the tests with a simulated wire.
+class Link {
+ public:
+  enum class Sent {
+    kOk,       // on its way, which does not mean it will arrive
+    kDropped,  // not sent (a full queue): like a loss on the wire, a retransmission covers it
+    kFailed,   // fatal; the link has reported why with Error
+  };
+  using Receiver = std::function<void(int side, std::span<const uint8_t> frame)>;
+
+  virtual ~Link() = default;
+  // Seconds on a monotonic clock.
+  virtual double Now() = 0;
+  // Sends frame `seq` from side FrameDir(seq) to the other side.
+  virtual Sent Send(uint64_t seq, std::span<const uint8_t> frame) = 0;
+  // Waits up to `seconds` for frames and hands every one that has arrived to rx, with the side
+  // it arrived on; returns once some have. false: fatal; the link has reported why with Error.
+  virtual bool Wait(double seconds, const Receiver& rx) = 0;
+  // A line for the user: an error (stderr in the tool), or progress (stdout).
+  virtual void Error(const std::string& line) = 0;
+  virtual void Say(const std::string& line) = 0;
+};
+
+struct NetOptions {
+  uint64_t frames = 2000;     // verify at least this many frames
+  double seconds = 0;         // and keep sending new ones until this much time has passed
+  uint64_t window = 8;        // frames in flight, at least 1
+  uint64_t timeout_ms = 200;  // send a frame again if not received within this time
+  uint64_t retries = 10;      // give a frame up as lost after this many retransmissions
+  bool closed = false;        // the link carries only this run's frames: others are strays
+  std::string label = "-";
+  std::array<std::string, 2> names = {"a", "b"};  // the sides, in messages
+};
+
+// Corrupt and stray frames reported one by one; a total follows for the rest.
+inline constexpr uint64_t kMaxFrameReports = 8;
+
+// usw-netcheck's run: sends frames 0, 1, ... over `link` with o.window in flight, checks
+// every frame received with CheckFrame, retransmits, and counts. Sends no new frames once one
+// is corrupt or lost, and stops at once on a fatal link error. After the last frame, keeps
+// receiving for one timeout so that late copies are checked (and counted) in this run rather
+// than seen by the next one as strays. Reports through link.Error and link.Say.
+NetResult RunNetCheck(const NetOptions& o, const FrameCtx& ctx, Link& link);
 
 }  // namespace usw_workload

@@ -13,7 +13,10 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <optional>
 #include <set>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -216,10 +219,14 @@ TEST(Result, BlkLine) {
 }
 
 TEST(Result, NetLine) {
-  NetResult r{"flips", 2000, 1574000, 0, 0, 3, 2.0, true};
+  NetResult r{"flips", 2000, 1574000, 0, 0, 0, 3, 2.0, true};
   EXPECT_EQ(FormatResult(r),
-            "RESULT tool=net label=flips frames=2000 bytes=1574000 corrupt=0 lost=0 retries=3 "
-            "MBps=0.8 seconds=2.0 status=ok");
+            "RESULT tool=net label=flips frames=2000 bytes=1574000 corrupt=0 lost=0 stray=0 "
+            "retries=3 MBps=0.8 seconds=2.0 status=ok");
+  r.stray = 2;
+  r.ok = false;
+  EXPECT_NE(FormatResult(r).find(" stray=2 retries=3 "), std::string::npos);
+  EXPECT_TRUE(FormatResult(r).ends_with(" status=FAIL"));
 }
 
 // --- frames --------------------------------------------------------------------------------
@@ -315,8 +322,345 @@ TEST(Frame, CheckAcceptsEveryFrameAndIgnoresOtherRuns) {
   }
   FrameCtx other = kCtx;
   other.seed = 77;
-  EXPECT_EQ(CheckFrame(kCtx, EncodeFrame(other, 3), FrameRxSide(3), 500).verdict,
-            Verdict::kForeign);
+  Check c = CheckFrame(kCtx, EncodeFrame(other, 3), FrameRxSide(3), 500);
+  EXPECT_EQ(c.verdict, Verdict::kOtherRun);
+  EXPECT_EQ(c.why, "frame 3 (1513 bytes) of another run, seed 77");
+  // Its seq, side and length do not matter: all of it is the other run's business.
+  EXPECT_EQ(CheckFrame(kCtx, EncodeFrame(other, 900, 100), 0, 5).verdict, Verdict::kOtherRun);
+}
+
+// --- the frame exchange over a simulated wire ----------------------------------------------
+
+// A wire with a virtual clock: Wait jumps to the next arrival rather than sleeping. Each
+// transmission arrives as the copies its fate lists: by default one, intact, `latency` later.
+class FakeLink : public Link {
+ public:
+  struct Copy {
+    double delay = 0;         // on top of the latency: later frames overtake this one
+    int flip = -1;            // offset of a byte to corrupt
+    bool wrong_side = false;  // delivered back to the sender's side
+  };
+  struct Tx {
+    double at;
+    uint64_t seq;
+  };
+
+  explicit FakeLink(double latency = 0.001) : latency_(latency) {}
+
+  // Faults, by transmission number (0 is the first Send, retransmissions count) or by seq.
+  std::map<uint64_t, std::vector<Copy>> fate;  // {}: lost on the wire
+  std::set<uint64_t> lose_seq;                 // every copy of these is lost
+  std::set<uint64_t> full;                     // refused with kDropped, like a full queue
+  std::optional<uint64_t> fail;                // fails fatally
+
+  // A frame from some other sender, arriving on `side` at time `at`.
+  void Inject(double at, int side, std::vector<uint8_t> frame) {
+    wire_.emplace(at, Arrival{side, std::move(frame)});
+  }
+
+  // What happened.
+  std::vector<Tx> sent;  // every Send, refused ones too
+  std::vector<std::pair<double, std::string>> errors;
+  std::vector<std::string> says;
+  size_t on_the_wire() const { return wire_.size(); }
+  uint64_t Frames() const {  // distinct frames sent
+    uint64_t n = 0;
+    for (const Tx& t : sent) n = std::max(n, t.seq + 1);
+    return n;
+  }
+  size_t Sends(uint64_t seq) const {
+    return std::count_if(sent.begin(), sent.end(), [&](const Tx& t) { return t.seq == seq; });
+  }
+
+  double Now() override { return now_; }
+
+  Sent Send(uint64_t seq, std::span<const uint8_t> frame) override {
+    uint64_t n = sent.size();
+    sent.push_back({now_, seq});
+    if (fail == n) {
+      Error("sending frame " + std::to_string(seq) + ": injected failure");
+      return Sent::kFailed;
+    }
+    if (full.count(n)) return Sent::kDropped;
+    if (lose_seq.count(seq)) return Sent::kOk;
+    auto it = fate.find(n);
+    for (const Copy& c : it == fate.end() ? std::vector<Copy>{{}} : it->second) {
+      std::vector<uint8_t> f(frame.begin(), frame.end());
+      if (c.flip >= 0) f.at(c.flip) ^= 0x10;
+      Inject(now_ + latency_ + c.delay, FrameRxSide(seq) ^ c.wrong_side, std::move(f));
+    }
+    return Sent::kOk;
+  }
+
+  bool Wait(double seconds, const Receiver& rx) override {
+    EXPECT_GT(seconds, 0) << "a wait that lets no time pass would spin";
+    double until = now_ + seconds;
+    if (wire_.empty() || wire_.begin()->first > until) {
+      now_ = until;
+      return true;
+    }
+    now_ = std::max(now_, wire_.begin()->first);  // injected frames may be due already
+    while (!wire_.empty() && wire_.begin()->first <= now_) {
+      Arrival a = std::move(wire_.begin()->second);
+      wire_.erase(wire_.begin());
+      rx(a.side, a.frame);
+    }
+    return true;
+  }
+
+  void Error(const std::string& line) override { errors.push_back({now_, line}); }
+  void Say(const std::string& line) override { says.push_back(line); }
+
+ private:
+  struct Arrival {
+    int side;
+    std::vector<uint8_t> frame;
+  };
+  double latency_;
+  double now_ = 0;
+  std::multimap<double, Arrival> wire_;  // by arrival time, ties in sending order
+};
+
+// Every counter and the verdict, to compare in one go.
+std::string Counts(const NetResult& r) {
+  std::ostringstream s;
+  s << "frames=" << r.frames << " corrupt=" << r.corrupt << " lost=" << r.lost
+    << " stray=" << r.stray << " retries=" << r.retries << " dups=" << r.dups
+    << " foreign=" << r.foreign << " ok=" << r.ok;
+  return s.str();
+}
+
+uint64_t Bytes(uint64_t frames) {
+  uint64_t n = 0;
+  for (uint64_t seq = 0; seq < frames; seq++) n += FrameLen(kCtx.seed, seq);
+  return n;
+}
+
+class NetRun : public testing::Test {
+ protected:
+  NetRun() {
+    o_.frames = 40;
+    o_.retries = 3;
+  }
+  NetResult Run() { return RunNetCheck(o_, kCtx, link_); }
+  // The messages, for failures.
+  std::string Log() const {
+    std::string s;
+    for (const auto& [at, line] : link_.errors)
+      s += "error at " + std::to_string(at) + ": " + line + "\n";
+    for (const std::string& line : link_.says) s += line + "\n";
+    return s;
+  }
+  // No frame was sent for the first time after time t.
+  void ExpectNoNewFramesAfter(double t) const {
+    uint64_t next = 0;
+    for (const FakeLink::Tx& tx : link_.sent) {
+      if (tx.seq < next) continue;
+      EXPECT_LE(tx.at, t) << "frame " << tx.seq << " sent after the run should have stopped";
+      next = tx.seq + 1;
+    }
+  }
+
+  NetOptions o_;
+  FakeLink link_;
+};
+
+TEST_F(NetRun, CleanLinkVerifiesEveryFrame) {
+  NetResult r = Run();
+  EXPECT_EQ(Counts(r), "frames=40 corrupt=0 lost=0 stray=0 retries=0 dups=0 foreign=0 ok=1")
+      << Log();
+  EXPECT_EQ(r.bytes, Bytes(40));
+  EXPECT_EQ(link_.sent.size(), 40u);
+  EXPECT_EQ(std::count_if(link_.sent.begin(), link_.sent.end(), [](auto& t) { return t.at == 0; }),
+            8);  // the window
+  EXPECT_TRUE(link_.errors.empty()) << Log();
+  ASSERT_EQ(link_.says.size(), 1u);
+  EXPECT_EQ(link_.says[0],
+            "usw-netcheck: 40 frames verified of 40 sent, 0 retransmissions, 0 duplicates and 0 "
+            "foreign frames ignored");
+  // Five round trips of 1 ms, then one timeout of listening for late copies.
+  EXPECT_NEAR(r.seconds, 0.005, 1e-9);
+  EXPECT_NEAR(link_.Now(), 0.205, 0.0015);
+}
+
+TEST_F(NetRun, FrameLostOnceIsSentAgain) {
+  o_.frames = 1000;  // the loop keeps turning while frame 5 waits for its timeout
+  link_.fate[5] = {};
+  NetResult r = Run();
+  EXPECT_EQ(Counts(r), "frames=1000 corrupt=0 lost=0 stray=0 retries=1 dups=0 foreign=0 ok=1")
+      << Log();
+  EXPECT_EQ(r.bytes, Bytes(1000));
+  ASSERT_EQ(link_.Sends(5), 2u);
+  auto first =
+      std::find_if(link_.sent.begin(), link_.sent.end(), [](auto& t) { return t.seq == 5; });
+  auto again = std::find_if(first + 1, link_.sent.end(), [](auto& t) { return t.seq == 5; });
+  EXPECT_GE(again->at - first->at, 0.2);  // the timeout, not earlier
+  EXPECT_LT(again->at - first->at, 0.202);
+}
+
+TEST_F(NetRun, FullQueueIsLikeALoss) {
+  link_.full = {4, 17};
+  EXPECT_EQ(Counts(Run()), "frames=40 corrupt=0 lost=0 stray=0 retries=2 dups=0 foreign=0 ok=1")
+      << Log();
+}
+
+TEST_F(NetRun, FrameLostForeverFailsAndStopsTheRun) {
+  // --seconds: frames enough by the time frame 100 is lost, so only the loss fails the run.
+  o_.frames = 20;
+  o_.seconds = 10;
+  link_.lose_seq = {100};
+  NetResult r = Run();
+  EXPECT_EQ(link_.Sends(100), 4u);  // first copy and 3 retransmissions
+  ASSERT_FALSE(link_.errors.empty());
+  auto [lost_at, line] = link_.errors.back();
+  EXPECT_EQ(line, "frame 100 (" + std::to_string(FrameLen(kCtx.seed, 100)) +
+                      " bytes, a -> b) lost: not received after 3 retransmissions");
+  ExpectNoNewFramesAfter(lost_at);
+  EXPECT_LT(r.seconds, 1);
+  uint64_t sent = link_.Frames();
+  EXPECT_GT(sent, 100u);
+  EXPECT_EQ(Counts(r), "frames=" + std::to_string(sent - 1) +
+                           " corrupt=0 lost=1 stray=0 retries=3 dups=0 foreign=0 ok=0")
+      << Log();
+}
+
+TEST_F(NetRun, CorruptFrameFails) {
+  link_.fate[39] = {{.flip = 100}};  // the last frame: all are verified in the end
+  NetResult r = Run();
+  EXPECT_EQ(Counts(r), "frames=40 corrupt=1 lost=0 stray=0 retries=1 dups=0 foreign=0 ok=0")
+      << Log();
+  ASSERT_EQ(link_.errors.size(), 1u);
+  EXPECT_TRUE(link_.errors[0].second.starts_with("a: corrupt frame: frame 39 (")) << Log();
+}
+
+TEST_F(NetRun, CorruptFrameStopsNewFrames) {
+  o_.frames = 1000;
+  link_.fate[10] = {{.flip = kFrameHeader + 1}};
+  NetResult r = Run();
+  ASSERT_EQ(link_.errors.size(), 1u);
+  ExpectNoNewFramesAfter(link_.errors[0].first);
+  uint64_t sent = link_.Frames();
+  EXPECT_LT(sent, 30u);
+  EXPECT_EQ(Counts(r), "frames=" + std::to_string(sent) +
+                           " corrupt=1 lost=0 stray=0 retries=1 dups=0 foreign=0 ok=0");
+}
+
+TEST_F(NetRun, CorruptReportsAreCapped) {
+  // The first copies of frames 0..7 and their retransmissions: 16 corrupt, then all good.
+  for (uint64_t n = 0; n < 16; n++) link_.fate[n] = {{.flip = 50}};
+  NetResult r = Run();
+  EXPECT_EQ(Counts(r), "frames=8 corrupt=16 lost=0 stray=0 retries=16 dups=0 foreign=0 ok=0")
+      << Log();
+  ASSERT_EQ(link_.errors.size(), kMaxFrameReports + 1);
+  EXPECT_EQ(link_.errors.back().second, "16 corrupt frames in all, the first 8 shown");
+}
+
+TEST_F(NetRun, DuplicatesAreCheckedAndCountedOnce) {
+  link_.fate[3] = {{}, {}};
+  link_.fate[20] = {{}, {.delay = 0.05}};
+  NetResult r = Run();
+  EXPECT_EQ(Counts(r), "frames=40 corrupt=0 lost=0 stray=0 retries=0 dups=2 foreign=0 ok=1")
+      << Log();
+  EXPECT_EQ(r.bytes, Bytes(40));
+}
+
+TEST_F(NetRun, ReorderedFramesAreAccepted) {
+  o_.frames = 1000;
+  link_.fate[2] = {{.delay = 0.15}};  // overtaken by a thousand, still within the timeout
+  link_.fate[9] = {{.delay = 0.003}};
+  link_.fate[10] = {{.delay = 0.0015}};
+  EXPECT_EQ(Counts(Run()), "frames=1000 corrupt=0 lost=0 stray=0 retries=0 dups=0 foreign=0 ok=1")
+      << Log();
+}
+
+TEST_F(NetRun, FrameOnTheWrongSideIsCorrupt) {
+  link_.fate[39] = {{.wrong_side = true}};
+  EXPECT_EQ(Counts(Run()), "frames=40 corrupt=1 lost=0 stray=0 retries=1 dups=0 foreign=0 ok=0")
+      << Log();
+  ASSERT_EQ(link_.errors.size(), 1u);
+  EXPECT_EQ(link_.errors[0].second, "b: corrupt frame: frame 39 arrived on side b, sent to side a");
+}
+
+TEST_F(NetRun, OtherEthertypesAreIgnoredOpenOrClosed) {
+  std::vector<uint8_t> ip = EncodeFrame(kCtx, 5);
+  ip[12] = 0x08;
+  ip[13] = 0x00;
+  for (bool closed : {false, true}) {
+    SCOPED_TRACE(closed ? "closed" : "open");
+    FakeLink link;
+    link.Inject(0.0005, 0, ip);
+    link.Inject(0.0025, 1, ip);
+    o_.closed = closed;
+    NetResult r = RunNetCheck(o_, kCtx, link);
+    EXPECT_EQ(Counts(r), "frames=40 corrupt=0 lost=0 stray=0 retries=0 dups=0 foreign=2 ok=1");
+  }
+}
+
+const FrameCtx kOtherRun{77, kCtx.a, kCtx.b};
+
+TEST_F(NetRun, AnotherRunsFrameIsIgnoredOnAnOpenLink) {
+  link_.Inject(0.0005, FrameRxSide(3), EncodeFrame(kOtherRun, 3));
+  EXPECT_EQ(Counts(Run()), "frames=40 corrupt=0 lost=0 stray=0 retries=0 dups=0 foreign=1 ok=1")
+      << Log();
+  EXPECT_TRUE(link_.errors.empty());
+}
+
+TEST_F(NetRun, AnotherRunsFrameIsAStrayOnAClosedLink) {
+  o_.closed = true;
+  link_.Inject(0.0005, FrameRxSide(3), EncodeFrame(kOtherRun, 3));
+  link_.Inject(0.1, 0, EncodeFrame(kOtherRun, 7));  // after the last frame, while listening on
+  NetResult r = Run();
+  EXPECT_LT(r.seconds, 0.1);
+  EXPECT_EQ(Counts(r), "frames=40 corrupt=0 lost=0 stray=2 retries=0 dups=0 foreign=0 ok=0")
+      << Log();
+  ASSERT_EQ(link_.errors.size(), 2u);
+  EXPECT_EQ(link_.errors[0].second, "a: stray frame: frame 3 (1513 bytes) of another run, seed 77");
+  EXPECT_NE(FormatResult(r).find(" stray=2 "), std::string::npos);
+}
+
+TEST_F(NetRun, LateCopiesAreTakenInForOneTimeout) {
+  o_.closed = true;
+  link_.fate[39] = {{}, {.delay = 0.15}};  // arrives after the last frame is verified
+  link_.fate[38] = {{}, {.delay = 0.3}};   // after the run
+  NetResult r = Run();
+  EXPECT_EQ(Counts(r), "frames=40 corrupt=0 lost=0 stray=0 retries=0 dups=1 foreign=0 ok=1")
+      << Log();
+  EXPECT_EQ(link_.on_the_wire(), 1u);
+}
+
+TEST_F(NetRun, LateCorruptCopyFails) {
+  link_.fate[39] = {{}, {.delay = 0.15, .flip = 60}};
+  EXPECT_EQ(Counts(Run()), "frames=40 corrupt=1 lost=0 stray=0 retries=0 dups=0 foreign=0 ok=0")
+      << Log();
+}
+
+TEST_F(NetRun, SecondsKeepSendingUntilTheTimeIsUp) {
+  o_.frames = 10;
+  o_.seconds = 0.5;
+  FakeLink link(0.005);
+  NetResult r = RunNetCheck(o_, kCtx, link);
+  uint64_t sent = link.Frames();
+  EXPECT_EQ(link.sent.size(), sent);
+  EXPECT_GT(sent, 700u);  // 8 per 5 ms
+  EXPECT_EQ(Counts(r), "frames=" + std::to_string(sent) +
+                           " corrupt=0 lost=0 stray=0 retries=0 dups=0 foreign=0 ok=1");
+  EXPECT_GE(r.seconds, 0.5);
+  EXPECT_LT(link.sent.back().at, 0.5);
+  EXPECT_GE(link.sent.back().at, 0.49);
+}
+
+TEST_F(NetRun, FatalSendErrorStopsAtOnce) {
+  // --seconds: frames enough by the failure, so only the failure fails the run.
+  o_.frames = 5;
+  o_.seconds = 1;
+  link_.fail = 50;
+  NetResult r = Run();
+  EXPECT_FALSE(r.ok);
+  EXPECT_GE(r.frames, 5u);
+  EXPECT_EQ(link_.sent.size(), 51u);
+  EXPECT_EQ(link_.Now(), link_.sent.back().at);  // no waiting for late copies either
+  ASSERT_EQ(link_.errors.size(), 1u);
+  EXPECT_EQ(link_.errors[0].second, "sending frame 50: injected failure");
 }
 
 // --- usw-blkcheck end to end ---------------------------------------------------------------
