@@ -75,7 +75,7 @@ run() {
 	if [ "$where" = host ]; then
 		make -C "$tree/tools" all workload </dev/null >"$out/$label/build.log" 2>&1 || return 3
 		# A mutant may make the model loop forever: that is a kill too.
-		timeout 900 make -C "$tree/tools" check </dev/null >"$out/$label/host.log" 2>&1
+		timeout 300 make -C "$tree/tools" check </dev/null >"$out/$label/host.log" 2>&1
 		return
 	fi
 	k=$(kdir "$where")
