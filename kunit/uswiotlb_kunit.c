@@ -45,6 +45,13 @@ MODULE_IMPORT_NS(EXPORTED_FOR_KUNIT_TESTING);
 #define KUNIT_CASE_SLOW KUNIT_CASE	/* before 6.5 there is no speed attribute */
 #endif
 
+/* 6.11 made platform_driver.remove return void; before, such a callback was .remove_new. */
+#ifdef USW_HAVE_VOID_REMOVE
+#define USW_PLATFORM_REMOVE remove
+#else
+#define USW_PLATFORM_REMOVE remove_new
+#endif
+
 /*
  * 6.1 runs a module's suites while the module is still coming, before its sysfs directory
  * exists, and a driver that names the module as its owner cannot be added then.

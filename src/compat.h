@@ -61,11 +61,4 @@ static inline bool usw_kmalloc_needs_bounce(struct device *dev, size_t size,
 #endif
 }
 
-/* 6.11 made platform_driver.remove return void; before, such a callback was .remove_new. */
-#ifdef USW_HAVE_VOID_REMOVE
-#define USW_PLATFORM_REMOVE remove
-#else
-#define USW_PLATFORM_REMOVE remove_new
-#endif
-
 #endif /* _USWIOTLB_COMPAT_H */
