@@ -72,6 +72,11 @@ kdir() { # WHERE: the test kernel that run needs
 # does not build cleanly.
 run() {
 	local where=$1 tree=$2 label=$3 k rk=()
+	if [ "$where" = build ]; then
+		# The mutant is a build problem (e.g. a modpost warning) that must fail the build.
+		"$tree/scripts/build-module.sh" "$(kdir qemu)" >"$out/$label/build.log" 2>&1
+		return
+	fi
 	if [ "$where" = host ]; then
 		make -C "$tree/tools" all workload </dev/null >"$out/$label/build.log" 2>&1 || return 3
 		# A mutant may make the model loop forever: that is a kill too.
@@ -106,7 +111,7 @@ if [ "${1-}" = --check ]; then
 	copy_tree "$work/c"
 	while IFS=$'\x1f' read -r name where file after from to; do
 		n=$((n + 1))
-		case $where in host | qemu | xen | arm64 | arm64-xen | faults) ;; *)
+		case $where in build | host | qemu | xen | arm64 | arm64-xen | faults) ;; *)
 			echo "mutants: $name: unknown where '$where'"; bad=$((bad + 1)); continue ;;
 		esac
 		# Each on a fresh copy of its file: mutants of one line must each apply alone.
@@ -156,6 +161,8 @@ while IFS=$'\x1f' read -r name where file after from to; do
 	start=$(date +%s)
 	rc=0
 	run "$where" "$work/m" "$name" || rc=$?
+	# For a build mutant, failing the build is the kill.
+	[ "$where" = build ] && [ "$rc" != 0 ] && rc=1
 	if [ "$rc" = 0 ]; then
 		echo "mutants: $name ($where): SURVIVED ($(($(date +%s) - start)) s)"
 		survived=$((survived + 1))
