@@ -13,6 +13,7 @@ set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 list=scripts/mutants.txt
+demo_krel=6.12.117+deb12-amd64
 out=$top/.results/mutants
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -72,6 +73,16 @@ kdir() { # WHERE: the test kernel that run needs
 # does not build cleanly.
 run() {
 	local where=$1 tree=$2 label=$3 k rk=()
+	if [ "$where" = demo ]; then
+		# The demo on Debian's stock 6.12, as make check runs it.
+		"$tree/scripts/build-module.sh" "/usr/src/linux-headers-$demo_krel" \
+			>"$out/$label/build.log" 2>&1 || return 3
+		make -s -C "$tree/tools" workload >>"$out/$label/build.log" 2>&1 || return 3
+		"$tree/scripts/run-demo.sh" --krel "$demo_krel" --module "$tree/src/uswiotlb.ko" \
+			--tools "$tree/tools/build/workload" --results "$out/$label" --name run \
+			</dev/null >"$out/$label/run.log" 2>&1
+		return
+	fi
 	if [ "$where" = build ]; then
 		# The mutant is a build problem (e.g. a modpost warning) that must fail the build.
 		"$tree/scripts/build-module.sh" "$(kdir qemu)" >"$out/$label/build.log" 2>&1
@@ -111,7 +122,7 @@ if [ "${1-}" = --check ]; then
 	copy_tree "$work/c"
 	while IFS=$'\x1f' read -r name where file after from to; do
 		n=$((n + 1))
-		case $where in build | host | qemu | xen | arm64 | arm64-xen | faults) ;; *)
+		case $where in build | host | qemu | xen | arm64 | arm64-xen | faults | demo) ;; *)
 			echo "mutants: $name: unknown where '$where'"; bad=$((bad + 1)); continue ;;
 		esac
 		# Each on a fresh copy of its file: mutants of one line must each apply alone.
@@ -174,7 +185,7 @@ while IFS=$'\x1f' read -r name where file after from to; do
 	else
 		# The first reason: a failed check or case, a failed host test, or the build.
 		how=$(cat "$out/$name"/{run,host,build}.log 2>/dev/null |
-			grep -E '^run-kunit: FAIL|^\[  FAILED  \]|^build-module: .*(failed|warnings)' |
+			grep -E '^run-(kunit|demo): FAIL|^\[  FAILED  \]|^build-module: .*(failed|warnings)' |
 			head -1 || true)
 		echo "mutants: $name ($where): killed ($(($(date +%s) - start)) s) ${how:+- $how}"
 		killed=$((killed + 1))
