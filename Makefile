@@ -8,6 +8,8 @@
 #   make demo-all                       the demo on both stock kernels
 #   make bench                          dma_map_benchmark: uswiotlb vs the kernel's own DMA ops
 #   make mutants [MUTANTS="a b"]        one-line mutants of src/ (scripts/mutants.txt): all killed?
+#   make soak [ARMS="flip kernel"]      the demo's workloads on many fresh boots, per arm: stalls,
+#                                       data errors, oopses (SOAK_RUNS, SOAK_MIN, ...: soak.sh)
 #
 # Kbuild reads the file named Kbuild; this Makefile is only the front door.
 
@@ -44,9 +46,12 @@ demo-all:
 mutants:
 	scripts/mutants.sh $(MUTANTS)
 
+soak:
+	scripts/soak.sh $(ARMS)
+
 bench:
 	scripts/deps.sh
 	$(MAKE) -C tools bench
 	scripts/run-bench.sh
 
-.PHONY: all modules clean check check-arm64 check-debug check-host demo demo-all bench mutants
+.PHONY: all modules clean check check-arm64 check-debug check-host demo demo-all bench mutants soak

@@ -4,10 +4,11 @@
 #   scripts/build-module.sh KDIR [BUILD_DIR]
 #
 # With BUILD_DIR, the sources are copied there first, so builds for several kernels do not
-# trample each other's objects in the work tree.
+# trample each other's objects in the work tree. USW_SRC names another source tree to build
+# (scripts/soak.sh builds older commits that way).
 set -euo pipefail
 
-top=$(cd "$(dirname "$0")/.." && pwd)
+top=${USW_SRC:-$(cd "$(dirname "$0")/.." && pwd)}
 kdir=$1
 dir=${2:-$top}
 

@@ -40,7 +40,8 @@ count() {	# add up the "N passed, N failed[, N skipped]" line in file $1
 	fi
 }
 # run_counted LOG CMD...: run a QEMU runner, add up its final line. A crash, WARN or timeout
-# fails the run even when every case it saw passed.
+# fails the run even when every case it saw passed. $ok_rc: a second exit status that is no
+# failure.
 run_counted() {
 	local log=$1 rc before
 	shift
@@ -50,7 +51,8 @@ run_counted() {
 	set -e
 	before=$failed
 	count "$log"
-	[ "$rc" -eq 0 ] || [ "$failed" -gt "$before" ] || failed=$((failed + 1))
+	[ "$rc" -eq 0 ] || [ "$rc" -eq "${ok_rc:-0}" ] || [ "$failed" -gt "$before" ] ||
+		failed=$((failed + 1))
 }
 start=$(date +%s)
 mkdir -p .results
@@ -204,6 +206,19 @@ if [ "$x86" = 1 ]; then
 		step "demo on stock $k (Xen PV dom0, NVMe + 2 e1000)"
 		run_counted ".results/check-demo-$k.log" scripts/run-demo.sh --krel "$k" \
 			--module "$cache/modbuild/$k/src/uswiotlb.ko" --tools tools/build/workload
+	done
+fi
+
+if [ "$x86" = 1 ]; then
+	# The soak's short slice: one run of each arm (make soak runs many). A run that lost an
+	# NVMe command (soak.sh exit 3) is the emulator's, reported and not failed (README.rst,
+	# "Known limits of the test environment"); anything else wrong fails.
+	for spec in "6.12 flip kernel" "6.1 flip"; do
+		read -r kv arms <<<"$spec"
+		step "soak, one run per arm: $arms (stock $kv)"
+		# shellcheck disable=SC2086 # the arm list
+		SOAK_KVER=$kv SOAK_RUNS=1 SOAK_SECS=20 SOAK_OUT=.results/check-soak-$kv ok_rc=3 \
+			run_counted ".results/check-soak-$kv.log" scripts/soak.sh $arms
 	done
 fi
 

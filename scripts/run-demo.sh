@@ -55,33 +55,17 @@ name=${name:-demo-$krel}
 
 out=$results/$name
 rm -rf "$out"
-mkdir -p "$out/drivers"
+mkdir -p "$out"
 out=$(cd "$out" && pwd)
 console=$out/console.log
 chan=$out/channel.log
 : >"$console"
 : >"$chan"
 
-# The stock drivers with their dependencies, in load order, uncompressed (Debian's 6.12 ships
-# .ko.xz; busybox insmod wants plain ELF).
 files=(-f "$ko:/usw/uswiotlb.ko" -f "$tools/usw-blkcheck:/usw/usw-blkcheck"
-	-f "$tools/usw-netcheck:/usw/usw-netcheck")
-for group in disk:nvme nic:e1000; do
-	n=0
-	while read -r path; do
-		n=$((n + 1))
-		base=$(basename "$path")
-		base=${base%.xz}
-		dest=$out/drivers/${group%%:*}-$(printf %02d $n)-$base
-		case $path in
-		*.xz) xz -dc "$path" >"$dest" ;;
-		*) cp "$path" "$dest" ;;
-		esac
-		files+=(-f "$dest:/drivers/${group%%:*}/$(printf %02d $n)-$base")
-	done < <(modprobe -d "$stock" -S "$krel" --show-depends "${group#*:}" |
-		awk '$1 == "insmod" && !seen[$2]++ { print $2 }')
-	[ "$n" -gt 0 ] || die "no ${group#*:} module in $stock"
-done
+	-f "$tools/usw-netcheck:/usw/usw-netcheck" -f "$here/init/lib:/usw/lib")
+boot_stock_drivers "$stock" "$krel" "$out/drivers" || die "no nvme or e1000 module in $stock"
+files+=("${boot_files[@]}")
 initrd=$out/initramfs.cpio
 "$here/mkinitramfs.sh" -o "$initrd" -i "$here/init/demo" "${files[@]}"
 
@@ -91,12 +75,8 @@ truncate -s 256M "$disk"
 
 # Unknown NAME=VALUE words on the kernel command line reach /init as environment variables.
 kargs="$boot_kargs DEMO_BLK_BYTES=$blk_bytes DEMO_NET_FRAMES=$net_frames"
-# shellcheck disable=SC2054 # the commas belong to QEMU options
-devs=(-drive "file=$disk,if=none,id=nvm,format=raw,cache=unsafe"
-	-device nvme,serial=uswdemo,drive=nvm
-	-netdev hubport,id=n0,hubid=0 -device e1000,netdev=n0,mac=52:54:00:12:34:01
-	-netdev hubport,id=n1,hubid=0 -device e1000,netdev=n1,mac=52:54:00:12:34:02)
-boot_qemu_cmd xen "$kernel" "$initrd" "$kargs" 2G "" "$console" "$chan" "${devs[@]}" ||
+boot_demo_devices "$disk"
+boot_qemu_cmd xen "$kernel" "$initrd" "$kargs" 2G "" "$console" "$chan" "${boot_devs[@]}" ||
 	die "cannot set up the QEMU command line"
 printf '%q ' "${boot_cmd[@]}" >"$out/qemu-cmdline"
 echo >>"$out/qemu-cmdline"
@@ -133,6 +113,9 @@ while read -r _ what rest; do
 done < <(grep '^@@KTEST ' "$stream")
 grep -q '^@@KTEST checks ' "$stream" || fail+=("the demo did not run to its end")
 
+# A lost NVMe command: the driver's timeout (10 s here) and controller reset recover it, and the
+# data are verified all the same; the report names it (make soak measures how often).
+stall=$(boot_nvme_lost "$console")
 trouble=$(boot_trouble xen "$console")
 [ -z "$trouble" ] || fail+=("$trouble")
 [ ${#fail[@]} -eq 0 ] || [ "$failed" -gt 0 ] || failed=1 # a broken run never reads as 0 failed
@@ -140,10 +123,12 @@ trouble=$(boot_trouble xen "$console")
 {
 	echo
 	sed -n 's/^@@KTEST report //p' "$stream"
+	[ "$stall" = 0 ] || echo "NVMe stall: the driver timed out on ${stall%% *} command(s) on" \
+		"QID ${stall#* QID }and recovered (make soak; README.rst, \"Known limits\")"
 	echo "checks: $passed passed, $failed failed; boot to verdict ${boot_wall}s"
 } | tee "$out/report.txt"
 {
-	echo "krel=$krel wall=${boot_wall}s state=$boot_state qemu_rc=$boot_qrc"
+	echo "krel=$krel wall=${boot_wall}s state=$boot_state qemu_rc=$boot_qrc nvme_lost=${stall%% *}"
 	[ ${#fail[@]} -eq 0 ] || printf 'fail: %s\n' "${fail[@]}"
 } >"$out/summary.txt"
 if [ ${#fail[@]} -gt 0 ]; then

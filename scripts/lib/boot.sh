@@ -22,6 +22,10 @@ boot_oops_re+='|Internal error:|Unable to handle kernel|SError Interrupt'
 # uswiotlb's own reports of something wrong inside it (as opposed to refusing a caller).
 boot_oops_re+='|uswiotlb: .*(leaking|overlap in bus space|cache flush of .* failed)'
 
+# The nvme driver giving up on a command: "I/O tag N (cid) ... QID q timeout, aborting|completion
+# polled|reset controller" (6.12), "I/O N ... QID q timeout, ..." (6.1).
+boot_nvme_lost_re='nvme nvme[0-9]+: I/O .*timeout'
+
 # The console without carriage returns and without Xen's own lines.
 boot_clean() { tr -d '\r' <"$1" | grep -av '^(XEN)' || true; }
 
@@ -234,5 +238,51 @@ boot_trouble() {
 	fi
 }
 
+# boot_nvme_lost CONSOLE: print how many NVMe commands the driver timed out on (each counted
+# once, however many timeouts it took) and on which queues: "N QID q..."; "0" for none.
+boot_nvme_lost() {
+	local cmds
+	cmds=$(boot_clean "$1" | grep -aE "$boot_nvme_lost_re" |
+		sed -E 's/.*I\/O (tag )?([0-9]+).* QID ([0-9]+) timeout.*/\2 \3/' | sort -u || true)
+	if [ -z "$cmds" ]; then echo 0; return; fi
+	echo "$(wc -l <<<"$cmds") QID $(awk '{print $2}' <<<"$cmds" | sort -u | tr '\n' ' ')"
+}
+
 # boot_taint_ok MASK: only O (out-of-tree, 12), E (unsigned, 13), N (KUnit ran, 18) allowed.
 boot_taint_ok() { [ $(($1 & ~((1 << 12) | (1 << 13) | (1 << 18)))) -eq 0 ]; }
+
+# boot_stock_drivers STOCK KREL DIR: the stock kernel's NVMe and e1000 drivers with their
+# dependencies, in load order, uncompressed into DIR (Debian's 6.12 ships .ko.xz; busybox insmod
+# wants plain ELF). Sets boot_files to the mkinitramfs.sh arguments that put them in
+# /drivers/{disk,nic}/NN-NAME.ko, the layout scripts/init/lib loads.
+boot_stock_drivers() {
+	local stock=$1 krel=$2 dir=$3 group n path base dest
+	boot_files=()
+	mkdir -p "$dir"
+	for group in disk:nvme nic:e1000; do
+		n=0
+		while read -r path; do
+			n=$((n + 1))
+			base=$(basename "$path")
+			base=${base%.xz}
+			dest=$dir/${group%%:*}-$(printf %02d $n)-$base
+			case $path in
+			*.xz) xz -dc "$path" >"$dest" ;;
+			*) cp "$path" "$dest" ;;
+			esac
+			boot_files+=(-f "$dest:/drivers/${group%%:*}/$(printf %02d $n)-$base")
+		done < <(modprobe -d "$stock" -S "$krel" --show-depends "${group#*:}" |
+			awk '$1 == "insmod" && !seen[$2]++ { print $2 }')
+		[ "$n" -gt 0 ] || return 1
+	done
+}
+
+# boot_demo_devices IMAGE: set boot_devs to the demo's devices: an NVMe disk on IMAGE and two
+# e1000 NICs on one QEMU hub (nothing leaves the VM).
+boot_demo_devices() {
+	# shellcheck disable=SC2054 # the commas belong to QEMU options
+	boot_devs=(-drive "file=$1,if=none,id=nvm,format=raw,cache=unsafe"
+		-device nvme,serial=uswdemo,drive=nvm
+		-netdev hubport,id=n0,hubid=0 -device e1000,netdev=n0,mac=52:54:00:12:34:01
+		-netdev hubport,id=n1,hubid=0 -device e1000,netdev=n1,mac=52:54:00:12:34:02)
+}

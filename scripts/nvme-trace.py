@@ -1,0 +1,87 @@
+#!/usr/bin/env python3
+"""What QEMU's NVMe model did with the commands a soak run's guest lost.
+
+    nvme-trace.py RUN_DIR     (console.log and nvme.trace[.gz] of one scripts/soak.sh run)
+
+For every "nvme nvme0: I/O tag T (CID) QID Q timeout" line on the console: whether the device
+ever fetched command CID from SQ Q (pci_nvme_io_cmd) before the first Abort (admin opcode 0x8),
+whether it posted a completion for it, and the last doorbell events of that queue before the
+abort: the shadow tails the device read (pci_nvme_shadow_doorbell_sq) and the MMIO doorbells
+the guest rang (pci_nvme_mmio_doorbell_sq). A command never fetched, after a last shadow read
+that saw no new tail and no MMIO doorbell rung after it, was lost between the guest's shadow
+doorbell write and the device: the emulator's side of the queue, not the DMA mapping.
+"""
+import gzip
+import os
+import re
+import sys
+
+# 6.12: "I/O tag T (CID) [opcode X (NAME)] QID Q timeout, aborting req_op:..."; 6.1: "I/O T
+# [(NAME)] QID Q timeout, ..." (no command id: the tag is its low 12 bits).
+LOST = re.compile(r'nvme nvme\d+: I/O (?:tag (\d+) \(([0-9a-f]{4})\)|(\d+))[^Q]*QID (\d+) '
+                  r'timeout, (aborting|completion polled|reset controller|disable controller)')
+EV = re.compile(r'^(\d+)@([\d.]+):(pci_nvme_\w+) (.*)$')
+
+
+def main(run):
+    con = open(os.path.join(run, 'console.log'), errors='replace').read()
+    lost = []
+    for m in LOST.finditer(con):
+        tag = int(m.group(1) or m.group(3))
+        cid = int(m.group(2), 16) if m.group(2) else None
+        if (tag, m.group(4)) not in [(t, q) for t, _, q, _ in lost]:
+            lost.append((tag, cid, m.group(4), m.group(5).strip()))
+    if not lost:
+        print('%s: no lost command on the console' % run)
+        return 0
+    path = os.path.join(run, 'nvme.trace')
+    opener = open
+    if not os.path.exists(path):
+        path += '.gz'
+        opener = gzip.open
+    if not os.path.exists(path):
+        print('%s: no nvme.trace (run with SOAK_TRACE=1)' % run)
+        return 1
+    events = []
+    with opener(path, 'rt', errors='replace') as f:
+        for line in f:
+            m = EV.match(line.strip())
+            if m:
+                events.append((float(m.group(2)), int(m.group(1)), m.group(3), m.group(4)))
+    abort = next((i for i, e in enumerate(events)
+                  if e[2] == 'pci_nvme_admin_cmd' and 'opc 0x8 ' in e[3] + ' '), len(events))
+    before = events[:abort]
+    t_abort = events[abort][0] if abort < len(events) else None
+    print('%s: %d trace events, first abort %s' % (
+        run, len(events), 'at event %d' % abort if t_abort else 'not in the trace'))
+    for tag, cid, qid, how in lost:
+        def ours(e):
+            m = re.search(r'\bcid (\d+)\b', e[3])
+            return m and (int(m.group(1)) == cid if cid is not None
+                          else int(m.group(1)) & 0xfff == tag)
+        fetched = [e for e in before if e[2] == 'pci_nvme_io_cmd' and ours(e)
+                   and re.search(r'\bsqid %s\b' % qid, e[3])]
+        done = [e for e in before if e[2] == 'pci_nvme_enqueue_req_completion' and ours(e)]
+        last_fetch = fetched[-1][0] if fetched else None
+        completed_after = [e for e in done if last_fetch is not None and e[0] >= last_fetch]
+        name = 'cid %d (0x%04x)' % (cid, cid) if cid is not None else 'cid 0x?%03x' % tag
+        print('\nlost: tag %d, %s, QID %s (%s)' % (tag, name, qid, how))
+        if not fetched:
+            print('  never fetched by the device (no pci_nvme_io_cmd of %s on sqid %s)' % (name, qid))
+        elif completed_after:
+            print('  last fetched at %.6f and completed at %.6f: an earlier use of the same cid;'
+                  ' this one was not fetched' % (last_fetch, completed_after[-1][0]))
+        else:
+            print('  fetched at %.6f, no completion posted' % last_fetch)
+        q = [e for e in before if re.search(r'\bsqid %s\b|\bcqid %s\b' % (qid, qid), e[3])]
+        print('  last events of queue %s before the abort (thread@time event args):' % qid)
+        for e in q[-10:]:
+            print('    %d@%.6f %s %s' % (e[1], e[0], e[2], e[3]))
+        if t_abort:
+            quiet = t_abort - q[-1][0] if q else float('nan')
+            print('  queue %s quiet for %.1f s before the abort' % (qid, quiet))
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main(sys.argv[1]))
