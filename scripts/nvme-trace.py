@@ -54,6 +54,7 @@ def main(run):
     t_abort = events[abort][0] if abort < len(events) else None
     print('%s: %d trace events, first abort %s' % (
         run, len(events), 'at event %d' % abort if t_abort else 'not in the trace'))
+    matched = 0
     for tag, cid, qid, how in lost:
         def ours(e):
             m = re.search(r'\bcid (\d+)\b', e[3])
@@ -80,6 +81,16 @@ def main(run):
         if t_abort:
             quiet = t_abort - q[-1][0] if q else float('nan')
             print('  queue %s quiet for %.1f s before the abort' % (qid, quiet))
+        # The lost-doorbell signature: never fetched, and after the device's last read of the
+        # shadow tail no MMIO doorbell of this queue reached it.
+        shadow = [i for i, e in enumerate(q) if e[2] == 'pci_nvme_shadow_doorbell_sq']
+        rung = shadow and any(e[2] == 'pci_nvme_mmio_doorbell_sq' for e in q[shadow[-1]:])
+        if (not fetched or completed_after) and shadow and not rung:
+            tail = q[shadow[-1]][3].split()[-1]
+            print('  signature: not fetched; the last shadow tail read was %s, and no doorbell'
+                  ' followed' % tail)
+            matched += 1
+    print('\nlost-doorbell signature: %d of %d lost commands' % (matched, len(lost)))
     return 0
 
 

@@ -13,6 +13,8 @@
 #   kernel            the kernel's own ops, in-tree xen-swiotlb booted with swiotlb=force: the
 #                     same bouncing without uswiotlb, the control
 #   kernel0           the kernel's own ops without forced bouncing
+#   demo              the whole of `make demo` (scripts/init/demo) instead of the soak's
+#                     workload: where the lost commands of issue 12 were first seen
 #   MODE@REV          uswiotlb built from git commit REV (to bisect)
 #   MODE+rewind       with the pool's cursor rewind (e2aa235) re-applied
 #
@@ -23,6 +25,7 @@
 #   SOAK_NET=1        0: disk only        SOAK_TRACE=0    1: QEMU's NVMe trace events, kept
 #   NVME_IO_TIMEOUT=10  nvme's io_timeout                 (gzipped) for runs that lost a
 #                                                         command; 2: kept for every run
+#   SOAK_REBIND=1     0: the drivers probe once, on the arm's ops (1: first on the kernel's)
 #   SOAK_TCG=single   multi: multi-threaded TCG (the guest's barriers become host barriers;
 #                     but a static key flipped under load oopses a PV dom0 there: not for flip)
 #   SOAK_OUT          results directory (default .results/soak/YYYYmmdd-HHMMSS)
@@ -43,7 +46,7 @@ die() { echo "soak: $*" >&2; exit 2; }
 rewind=e2aa235eac9878514c56d1d2f9495e890e992b20
 
 runs=${SOAK_RUNS:-3} mins=${SOAK_MIN:-0} kver=${SOAK_KVER:-6.12} secs=${SOAK_SECS:-40}
-jobs=${SOAK_JOBS:-1} net=${SOAK_NET:-1} trace=${SOAK_TRACE:-0} iot=${NVME_IO_TIMEOUT:-10}
+jobs=${SOAK_JOBS:-1} net=${SOAK_NET:-1} rebind=${SOAK_REBIND:-1} trace=${SOAK_TRACE:-0} iot=${NVME_IO_TIMEOUT:-10}
 seed=${SOAK_SEED:-$(($(date +%s) % 100000))}
 boot_tcg=${SOAK_TCG:-single}
 [[ $boot_tcg =~ ^(single|multi)$ ]] || die "SOAK_TCG is single or multi"
@@ -52,7 +55,8 @@ for v in runs mins secs jobs seed iot; do
 done
 { [ "$runs" -ge 1 ] && [ "$jobs" -ge 1 ] && [ "$secs" -ge 5 ] && [ "$iot" -ge 1 ]; } ||
 	die "SOAK_RUNS, SOAK_JOBS, NVME_IO_TIMEOUT >= 1 and SOAK_SECS >= 5"
-[[ $net =~ ^[01]$ && $trace =~ ^[012]$ ]] || die "SOAK_NET is 0 or 1, SOAK_TRACE 0, 1 or 2"
+[[ $net =~ ^[01]$ && $rebind =~ ^[01]$ && $trace =~ ^[012]$ ]] ||
+	die "SOAK_NET and SOAK_REBIND are 0 or 1, SOAK_TRACE 0, 1 or 2"
 # Where a command can get lost between the driver and QEMU's NVMe model: the SQ tail doorbell
 # (MMIO, or the shadow copy in guest memory), the command fetched, its completion posted, the
 # interrupt, the CQ head, admin commands (abort = opcode 0x8). Not pci_nvme_eventidx_sq: it
@@ -117,7 +121,7 @@ for arm in "$@"; do
 	mode=${arm%%[@+]*}
 	variant=${arm#"$mode"}
 	case $mode in
-	force0 | force1 | flip) ;;
+	force0 | force1 | flip | demo) ;;
 	kernel | kernel0) [ -z "$variant" ] || die "$arm: the kernel's arms take no module variant" ;;
 	*) die "unknown arm '$arm' (force0 force1 flip kernel kernel0, MODE@REV, MODE+rewind)" ;;
 	esac
@@ -132,7 +136,9 @@ for arm in "$@"; do
 	fi
 	boot_stock_drivers "$stock" "$krel" "$res/drivers" || die "no nvme or e1000 module in $stock"
 	img[$arm]=$res/initramfs-${arm//[^A-Za-z0-9._+-]/_}.cpio
-	"$here/mkinitramfs.sh" -o "${img[$arm]}" -i "$here/init/soak" "${files[@]}" "${boot_files[@]}"
+	init=soak
+	[ "$mode" != demo ] || init=demo
+	"$here/mkinitramfs.sh" -o "${img[$arm]}" -i "$here/init/$init" "${files[@]}" "${boot_files[@]}"
 	arms+=("$arm")
 done
 kernel=$stock/boot/vmlinuz-$krel
@@ -140,6 +146,21 @@ kernel=$stock/boot/vmlinuz-$krel
 # --- one run ---------------------------------------------------------------------------------
 csv=$res/soak.csv
 echo "arm,run,seed,kernel,tcg,state,verdict,wall_s,lost_cmds,aborted,polled,resets,qids,mismatches,net_bad,oops,disk_MB,net_MB,flips,bounced,errors,detail" >"$csv"
+
+# demo_line CHANNEL: a demo run's report as the soak's KEY=VALUE line.
+demo_line() {
+	local ch checks mism errs
+	ch=$(boot_clean "$1")
+	checks=$(sed -n 's/^@@KTEST checks //p' <<<"$ch")
+	[ -n "$checks" ] || return 0
+	mism=$(sed -n 's/.*workload mismatches\/lost frames \([0-9]*\).*/\1/p' <<<"$ch")
+	errs=$(sed -n 's/.*map_errors \([0-9]*\), misuse \([0-9]*\).*/\1 + \2/p' <<<"$ch")
+	echo "status=$([[ $checks == *" 0 failed"* ]] && echo ok || echo FAIL)" \
+		"mismatches=${mism:-1} net_bad=0 flips=2 errors=$((${errs:-1})) direct=0" \
+		"bounced=$(sed -n 's/.*bounces, whole run: .* force \([0-9]*\),.*/\1/p' <<<"$ch")" \
+		"disk_bytes=$(sed -n 's/.*data verified: \([0-9.]*\) MB through.*/\1/p' <<<"$ch" |
+		awk '{ printf "%d", $1 * 1e6 }') taint=$(sed -n 's/^@@KTEST taint //p' <<<"$ch")"
+}
 
 # run_one ARM N SEED: boot, run, and append the run's CSV row to $res/ARM-N/row.
 run_one() {
@@ -157,8 +178,9 @@ run_one() {
 	kernel0) ops=kernel ;;
 	esac
 	kargs="$boot_kargs SOAK_OPS=$ops SOAK_FORCE=$force SOAK_SECS=$secs SOAK_SEED=$sd"
-	kargs+=" SOAK_NET=$net NVME_IO_TIMEOUT=$iot"
+	kargs+=" SOAK_NET=$net NVME_IO_TIMEOUT=$iot SOAK_REBIND=$rebind"
 	[ "$mode" = kernel ] && kargs+=" swiotlb=force"
+	[ "$mode" != demo ] || kargs+=" DEMO_BLK_BYTES=48M DEMO_NET_FRAMES=1500"
 	boot_demo_devices "$dir/nvme.img"
 	if [ "$trace" != 0 ]; then
 		for e in $trace_events; do boot_devs+=(-trace "enable=$e"); done
@@ -172,6 +194,7 @@ run_one() {
 	rm -f "$dir/nvme.img"
 
 	line=$(boot_clean "$dir/channel.log" | sed -n 's/^@@KTEST soak //p' | tail -n 1)
+	[ "$mode" != demo ] || line=$(demo_line "$dir/channel.log")
 	con=$(boot_clean "$dir/console.log")
 	kv() { echo "$line" | tr ' ' '\n' | sed -n "s/^$1=//p"; }
 	check_fields() {
@@ -180,7 +203,7 @@ run_one() {
 		boot_taint_ok "$(kv taint)" || fail+=("tainted $(kv taint)")
 		# The arm must have done what it says: bounced when forced, direct when not.
 		case $mode in
-		force1 | flip | kernel) [ "$(kv bounced)" -gt 0 ] || fail+=("nothing bounced") ;;
+		force1 | flip | kernel | demo) [ "$(kv bounced)" -gt 0 ] || fail+=("nothing bounced") ;;
 		force0) { [ "$(kv bounced)" = 0 ] && [ "$(kv direct)" -gt 0 ]; } ||
 			fail+=("force=0 bounced") ;;
 		esac
@@ -189,7 +212,7 @@ run_one() {
 	local lost aborted polled resets qids oops
 	lost=$(boot_nvme_lost "$dir/console.log")
 	qids=""
-	[ "$lost" = 0 ] || qids=${lost#* QID }
+	[ "$lost" = 0 ] || { qids=${lost#* QID }; qids=${qids% }; }
 	lost=${lost%% *}
 	aborted=$(grep -acE 'nvme nvme[0-9]+: I/O .*timeout, aborting' <<<"$con" || true)
 	polled=$(grep -acE 'nvme nvme[0-9]+: I/O .*timeout, completion polled' <<<"$con" || true)
@@ -203,7 +226,9 @@ run_one() {
 		fail+=("no soak line")
 		line="status=none" # the checks below would only repeat it
 	fi
-	[ "$(kv status)" = ok ] || [ "$(kv status)" = none ] || fail+=("$(boot_clean "$dir/channel.log" | sed -n 's/^@@KTEST soak-trouble //p')")
+	[ "$(kv status)" = ok ] || [ "$(kv status)" = none ] || fail+=("$(boot_clean \
+		"$dir/channel.log" | sed -n 's/^@@KTEST soak-trouble //p; s/^@@KTEST check FAIL //p' |
+		tr '\n' ' ')")
 	[ -z "$oops" ] || fail+=("$oops")
 	[ "$(kv status)" = none ] || check_fields
 	if [ "$trace" = 1 ] && [ "$lost" = 0 ]; then rm -f "$dir/nvme.trace"; fi
