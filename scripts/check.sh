@@ -102,6 +102,8 @@ files=$(ls src/*.c src/*.h kunit/*.c bench/*.c | grep -v '\.mod\.c$')
 echo "checkpatch: clean"
 step "make mutants' list still applies to src/"
 scripts/mutants.sh --check
+step "the soak's and demo's parsers on recorded consoles (scripts/selftest.sh)"
+run_counted .results/check-selftest.log scripts/selftest.sh
 
 if [ "$x86" = 1 ]; then
 	log=.results/check-host.log

@@ -4,12 +4,17 @@
     nvme-trace.py RUN_DIR     (console.log and nvme.trace[.gz] of one scripts/soak.sh run)
 
 For every "nvme nvme0: I/O tag T (CID) QID Q timeout" line on the console: whether the device
-ever fetched command CID from SQ Q (pci_nvme_io_cmd) before the first Abort (admin opcode 0x8),
-whether it posted a completion for it, and the last doorbell events of that queue before the
-abort: the shadow tails the device read (pci_nvme_shadow_doorbell_sq) and the MMIO doorbells
+ever fetched command CID from SQ Q (pci_nvme_io_cmd) before the Abort (admin opcode 0x8) the
+driver sent for it, whether it posted a completion for it, and the last doorbell events of that
+queue before the abort: the shadow tails the device read (pci_nvme_shadow_doorbell_sq) and the MMIO doorbells
 the guest rang (pci_nvme_mmio_doorbell_sq). A command never fetched, after a last shadow read
 that saw no new tail and no MMIO doorbell rung after it, was lost between the guest's shadow
 doorbell write and the device: the emulator's side of the queue, not the DMA mapping.
+
+A run can lose commands more than once (after a controller reset the queues start over). The
+console's timeouts and the trace's Aborts are each grouped into episodes (no gap over 2 s), the
+n-th of one paired with the n-th of the other, and each lost command is judged on the events
+between the previous episode's last Abort and its own episode's first.
 """
 import gzip
 import os
@@ -18,19 +23,33 @@ import sys
 
 # 6.12: "I/O tag T (CID) [opcode X (NAME)] QID Q timeout, aborting req_op:..."; 6.1: "I/O T
 # [(NAME)] QID Q timeout, ..." (no command id: the tag is its low 12 bits).
-LOST = re.compile(r'nvme nvme\d+: I/O (?:tag (\d+) \(([0-9a-f]{4})\)|(\d+))[^Q]*QID (\d+) '
+LOST = re.compile(r'\[ *([\d.]+)\] nvme nvme\d+: I/O (?:tag (\d+) \(([0-9a-f]{4})\)|(\d+))[^Q]*QID (\d+) '
                   r'timeout, (aborting|completion polled|reset controller|disable controller)')
 EV = re.compile(r'^(\d+)@([\d.]+):(pci_nvme_\w+) (.*)$')
+GAP = 2.0  # seconds between two episodes of lost commands
+
+
+def episodes(times):
+    """Index of the episode of each of the sorted @times: a new one after a gap over GAP."""
+    out, n = [], -1
+    for i, t in enumerate(times):
+        if i == 0 or t - times[i - 1] > GAP:
+            n += 1
+        out.append(n)
+    return out
 
 
 def main(run):
     con = open(os.path.join(run, 'console.log'), errors='replace').read()
-    lost = []
+    lost, seen = [], set()
     for m in LOST.finditer(con):
-        tag = int(m.group(1) or m.group(3))
-        cid = int(m.group(2), 16) if m.group(2) else None
-        if (tag, m.group(4)) not in [(t, q) for t, _, q, _ in lost]:
-            lost.append((tag, cid, m.group(4), m.group(5).strip()))
+        tag = int(m.group(2) or m.group(4))
+        cid = int(m.group(3), 16) if m.group(3) else None
+        # "reset controller" follows the same command's "aborting": the same loss.
+        if m.group(6) == 'reset controller' or (tag, cid, m.group(5)) in seen:
+            continue
+        seen.add((tag, cid, m.group(5)))
+        lost.append((float(m.group(1)), tag, cid, m.group(5), m.group(6).strip()))
     if not lost:
         print('%s: no lost command on the console' % run)
         return 0
@@ -48,14 +67,27 @@ def main(run):
             m = EV.match(line.strip())
             if m:
                 events.append((float(m.group(2)), int(m.group(1)), m.group(3), m.group(4)))
-    abort = next((i for i, e in enumerate(events)
-                  if e[2] == 'pci_nvme_admin_cmd' and 'opc 0x8 ' in e[3] + ' '), len(events))
-    before = events[:abort]
-    t_abort = events[abort][0] if abort < len(events) else None
-    print('%s: %d trace events, first abort %s' % (
-        run, len(events), 'at event %d' % abort if t_abort else 'not in the trace'))
+    aborts = [i for i, e in enumerate(events)
+              if e[2] == 'pci_nvme_admin_cmd' and 'opc 0x8 ' in e[3] + ' ']
+    ab_ep = episodes([events[i][0] for i in aborts])
+    lost_ep = episodes([t for t, *_ in lost])
+    # Episode n of the trace: from the last Abort of episode n-1 to the first of episode n.
+    bounds = []
+    for n in range(max(ab_ep, default=-1) + 1):
+        first = aborts[ab_ep.index(n)]
+        prev = aborts[len(ab_ep) - 1 - ab_ep[::-1].index(n - 1)] if n else 0
+        bounds.append((prev, first))
+    print('%s: %d trace events, %d lost-command episode(s) on the console, %d Abort episode(s)'
+          ' in the trace' % (run, len(events), max(lost_ep) + 1, len(bounds)))
+    if len(bounds) != max(lost_ep) + 1:
+        print('  (episodes do not pair up: each command is judged against the first Abort)')
     matched = 0
-    for tag, cid, qid, how in lost:
+    for (_, tag, cid, qid, how), ep in zip(lost, lost_ep):
+        lo, hi = bounds[ep] if len(bounds) == max(lost_ep) + 1 else \
+            (bounds[0] if bounds else (0, len(events)))
+        before = events[lo:hi]
+        t_abort = events[hi][0] if hi < len(events) else None
+
         def ours(e):
             m = re.search(r'\bcid (\d+)\b', e[3])
             return m and (int(m.group(1)) == cid if cid is not None
@@ -66,7 +98,7 @@ def main(run):
         last_fetch = fetched[-1][0] if fetched else None
         completed_after = [e for e in done if last_fetch is not None and e[0] >= last_fetch]
         name = 'cid %d (0x%04x)' % (cid, cid) if cid is not None else 'cid 0x?%03x' % tag
-        print('\nlost: tag %d, %s, QID %s (%s)' % (tag, name, qid, how))
+        print('\nlost (episode %d): tag %d, %s, QID %s (%s)' % (ep + 1, tag, name, qid, how))
         if not fetched:
             print('  never fetched by the device (no pci_nvme_io_cmd of %s on sqid %s)' % (name, qid))
         elif completed_after:

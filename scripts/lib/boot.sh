@@ -238,14 +238,20 @@ boot_trouble() {
 	fi
 }
 
-# boot_nvme_lost CONSOLE: print how many NVMe commands the driver timed out on (each counted
-# once, however many timeouts it took) and on which queues: "N QID q..."; "0" for none.
+# boot_nvme_lost CONSOLE: print how many NVMe commands the driver timed out on and on which
+# queues: "N QID q..."; "0" for none. A command counts once however many timeouts it took
+# (aborting, then reset controller); one lost again after a reset counts again: 6.12 names each
+# use of a tag by its command id, 6.1 only by the tag, so there a tag is new again after a reset.
 boot_nvme_lost() {
-	local cmds
-	cmds=$(boot_clean "$1" | grep -aE "$boot_nvme_lost_re" |
-		sed -E 's/.*I\/O (tag )?([0-9]+).* QID ([0-9]+) timeout.*/\2 \3/' | sort -u || true)
-	if [ -z "$cmds" ]; then echo 0; return; fi
-	echo "$(wc -l <<<"$cmds") QID $(awk '{print $2}' <<<"$cmds" | sort -u | tr '\n' ' ')"
+	local lost
+	lost=$(boot_clean "$1" | grep -aE "$boot_nvme_lost_re" |
+		sed -E 's/.*I\/O (tag [0-9]+ \(([0-9a-f]+)\)|([0-9]+)).* QID ([0-9]+) timeout, ([a-z]+).*/\5 \2\3 \4 \2/' |
+		awk '$1 == "reset" || $1 == "disable" { reset = 1 }
+		     ($1 == "aborting" || $1 == "completion") && reset { epoch++; reset = 0 }
+		     { key = $2 " " $3 " " (NF > 3 ? "" : epoch) }
+		     !(key in seen) { seen[key]; print $3 }' || true)
+	if [ -z "$lost" ]; then echo 0; return; fi
+	echo "$(wc -l <<<"$lost") QID $(sort -un <<<"$lost" | tr '\n' ' ')"
 }
 
 # boot_taint_ok MASK: only O (out-of-tree, 12), E (unsigned, 13), N (KUnit ran, 18) allowed.
