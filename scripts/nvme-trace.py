@@ -72,19 +72,19 @@ def main(run):
     ab_ep = episodes([events[i][0] for i in aborts])
     lost_ep = episodes([t for t, *_ in lost])
     # Episode n of the trace: from the last Abort of episode n-1 to the first of episode n.
-    bounds = []
-    for n in range(max(ab_ep, default=-1) + 1):
-        first = aborts[ab_ep.index(n)]
-        prev = aborts[len(ab_ep) - 1 - ab_ep[::-1].index(n - 1)] if n else 0
-        bounds.append((prev, first))
+    first, last = {}, {}
+    for i, n in zip(aborts, ab_ep):
+        first.setdefault(n, i)
+        last[n] = i
+    bounds = [(last[n - 1] if n else 0, first[n]) for n in range(len(first))]
+    paired = len(bounds) == max(lost_ep) + 1
     print('%s: %d trace events, %d lost-command episode(s) on the console, %d Abort episode(s)'
           ' in the trace' % (run, len(events), max(lost_ep) + 1, len(bounds)))
-    if len(bounds) != max(lost_ep) + 1:
+    if not paired:
         print('  (episodes do not pair up: each command is judged against the first Abort)')
     matched = 0
     for (_, tag, cid, qid, how), ep in zip(lost, lost_ep):
-        lo, hi = bounds[ep] if len(bounds) == max(lost_ep) + 1 else \
-            (bounds[0] if bounds else (0, len(events)))
+        lo, hi = bounds[ep] if paired else bounds[0] if bounds else (0, len(events))
         before = events[lo:hi]
         t_abort = events[hi][0] if hi < len(events) else None
 
