@@ -280,7 +280,7 @@ bool usw_pool_free(struct usw_pool *pool, unsigned int head)
 	unsigned int seg_end = seg_start + USW_SEG_SLOTS;
 	struct usw_area *area = &pool->areas[pool->segs[head / USW_SEG_SLOTS].area];
 	struct usw_slot *h = &pool->slots[head];
-	unsigned int n, i, count, rel = head - area->first;
+	unsigned int n, i, count;
 	unsigned long flags;
 
 	spin_lock_irqsave(&area->lock, flags);
@@ -302,12 +302,6 @@ bool usw_pool_free(struct usw_pool *pool, unsigned int head)
 	for (i = head; i > seg_start && pool->slots[i - 1].free; i--)
 		pool->slots[i - 1].free = ++count;
 	WRITE_ONCE(area->used, area->used - n);
-	/*
-	 * The newest mapping here went first (a map/unmap pair): move the cursor back so the next
-	 * map reuses these slots while they are still in the cache and the TLB.
-	 */
-	if ((rel + n < area->nslots ? rel + n : 0) == area->index)
-		area->index = rel;
 	spin_unlock_irqrestore(&area->lock, flags);
 	return true;
 }

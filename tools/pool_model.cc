@@ -163,7 +163,6 @@ std::string PoolHarness::Alloc(const usw_req& req, unsigned area_hint, int* out)
 std::string PoolHarness::Free(unsigned slot, bool* out) {
   bool live = maps_.count(slot);
   std::vector<usw_slot> before;
-  std::vector<usw_area> areas_before(pool_.areas, pool_.areas + pool_.nareas);
   unsigned long used_before = usw_pool_used(&pool_);
   if (!live) before.assign(pool_.slots, pool_.slots + pool_.nslots);
   bool got = usw_pool_free(&pool_, slot);
@@ -178,14 +177,6 @@ std::string PoolHarness::Free(unsigned slot, bool* out) {
       err.Add("a refused free changed the pool");
   } else {
     const Mapping& m = maps_[slot];
-    // The cursor steps back over a mapping freed right behind it, and only then.
-    unsigned a = pool_.segs[m.head / kSegSlots].area;
-    const usw_area& was = areas_before[a];
-    unsigned rel = m.head - was.first, end = rel + m.nslots < was.nslots ? rel + m.nslots : 0;
-    unsigned want = end == was.index ? rel : was.index;
-    if (pool_.areas[a].index != want)
-      err.Add(std::dec, "area ", a, " cursor ", pool_.areas[a].index, " after free, expected ",
-              want);
     for (unsigned i = m.head; i < m.head + m.nslots; i++) owner_[i] = -1;
     used_ -= m.nslots;
     area_used_[pool_.segs[m.head / kSegSlots].area] -= m.nslots;
