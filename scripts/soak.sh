@@ -16,8 +16,7 @@
 #   demo              the whole of `make demo` (scripts/init/demo) instead of the soak's
 #                     workload: where the lost commands of issue 12 were first seen
 #   MODE@REV          uswiotlb built from git commit REV (to bisect)
-#   MODE+rewind       with the pool's cursor rewind (e2aa235) applied to a commit without it
-#                     (main has it since 67b3344: flip@a083d4b is the tree before it)
+#   MODE+rewind       with the pool's cursor rewind (e2aa235) re-applied
 #
 # Environment:
 #   SOAK_RUNS=3       runs per arm        SOAK_MIN=0      start no run after N minutes (0: no bound)
