@@ -39,14 +39,13 @@ expect "trace: a command fetched after the reset, never completed" yes \
 expect "trace: the signature count" yes "$(have "lost-doorbell signature: 2 of 3 lost commands")"
 
 # The soak table's statistics against textbook values.
-expect "Wilson 95 % interval of 2/10" "0.0567 0.5098" "$(python3 -c "
-import importlib.util as u
+report() { # EXPR: print EXPR evaluated with soak-report.py loaded as r
+	python3 -c "import importlib.util as u
 s = u.spec_from_file_location('r', '$here/soak-report.py'); r = u.module_from_spec(s)
-s.loader.exec_module(r); print('%.4f %.4f' % r.wilson(2, 10))")"
-expect "Fisher exact, two-sided, [[1,9],[6,4]]" "0.0573" "$(python3 -c "
-import importlib.util as u
-s = u.spec_from_file_location('r', '$here/soak-report.py'); r = u.module_from_spec(s)
-s.loader.exec_module(r); print('%.4f' % r.fisher(1, 9, 6, 4))")"
+s.loader.exec_module(r); print($1)"
+}
+expect "Wilson 95 % interval of 2/10" "0.0567 0.5098" "$(report "'%.4f %.4f' % r.wilson(2, 10)")"
+expect "Fisher exact, two-sided, [[1,9],[6,4]]" "0.0573" "$(report "'%.4f' % r.fisher(1, 9, 6, 4)")"
 
 echo "$passes passed, $fails failed"
 [ "$fails" = 0 ]
