@@ -302,6 +302,12 @@ bool usw_pool_free(struct usw_pool *pool, unsigned int head)
 	for (i = head; i > seg_start && pool->slots[i - 1].free; i--)
 		pool->slots[i - 1].free = ++count;
 	WRITE_ONCE(area->used, area->used - n);
+	/*
+	 * An empty area places from its start: a scatterlist that fills it would not fit if the
+	 * cursor split it across the wrap, and its driver would retry from there forever.
+	 */
+	if (!area->used)
+		area->index = 0;
 	spin_unlock_irqrestore(&area->lock, flags);
 	return true;
 }

@@ -76,7 +76,7 @@ struct usw_seg {
  * @lock: protects the slots of this area and @index and @used
  * @first: first slot of the area
  * @nslots: number of slots in the area
- * @index: next-fit cursor, relative to @first
+ * @index: next-fit cursor, relative to @first; 0 whenever the area is empty
  * @used: slots in use
  * @peak: most slots in use at once since the last usw_pool_reset_hiwater()
  *

@@ -163,6 +163,7 @@ std::string PoolHarness::Alloc(const usw_req& req, unsigned area_hint, int* out)
 std::string PoolHarness::Free(unsigned slot, bool* out) {
   bool live = maps_.count(slot);
   std::vector<usw_slot> before;
+  std::vector<usw_area> areas_before(pool_.areas, pool_.areas + pool_.nareas);
   unsigned long used_before = usw_pool_used(&pool_);
   if (!live) before.assign(pool_.slots, pool_.slots + pool_.nslots);
   bool got = usw_pool_free(&pool_, slot);
@@ -177,10 +178,16 @@ std::string PoolHarness::Free(unsigned slot, bool* out) {
       err.Add("a refused free changed the pool");
   } else {
     const Mapping& m = maps_[slot];
+    unsigned a = pool_.segs[m.head / kSegSlots].area;
     for (unsigned i = m.head; i < m.head + m.nslots; i++) owner_[i] = -1;
     used_ -= m.nslots;
-    area_used_[pool_.segs[m.head / kSegSlots].area] -= m.nslots;
+    area_used_[a] -= m.nslots;
     maps_.erase(slot);
+    // The cursor stays, unless the area is empty now: then it places from its start.
+    unsigned want = area_used_[a] ? areas_before[a].index : 0;
+    if (pool_.areas[a].index != want)
+      err.Add(std::dec, "area ", a, " cursor ", pool_.areas[a].index, " after free, expected ",
+              want);
   }
   return err.Take("free(" + std::to_string(slot) + ")");
 }

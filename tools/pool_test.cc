@@ -514,6 +514,43 @@ TEST(PoolRegression, OversizedRequestsAreInvalid) {
   }
 }
 
+// A driver maps a request as a scatterlist, one mapping per entry, all or nothing (NVMe's
+// largest request is the largest mapping: with a 256 KiB pool it fills the pool). A next-fit
+// cursor left in the middle of an empty area split the entries across the wrap, leaving the
+// tail too short for the entry there, so the request failed in an empty pool; the driver
+// retried forever from the same cursor. An empty area must place from its start.
+TEST(PoolRegression, AnEmptyAreaPlacesAScatterlistThatFillsIt) {
+  // Entries of 2 to 32 slots in an order that leaves a tail gap from most cursors: 128 slots.
+  const unsigned entries[] = {16, 2, 32, 2, 16, 6, 8, 2, 32, 4, 8};
+  for (unsigned c = 0; c < kSegSlots; c++) {
+    PoolHarness h;
+    ASSERT_EQ(h.Init({0x80000000}, 1), "");
+    // Some history that ends with everything freed, the cursor moved by it.
+    int a = -1, b = -1;
+    if (c) {
+      ASSERT_EQ(h.Alloc(Req(c * kSlot), 0, &a), "");
+    }
+    ASSERT_EQ(h.Alloc(Req(kSlot), 0, &b), "");
+    if (c) {
+      ASSERT_EQ(h.Free(a), "");
+    }
+    ASSERT_EQ(h.Free(b), "");
+
+    std::vector<int> heads;
+    uint64_t orig = 0x10000000;
+    for (unsigned n : entries) {
+      int got;
+      ASSERT_EQ(h.Alloc(Req(n * kSlot, orig, 4095), 0, &got), "");
+      ASSERT_GE(got, 0) << "entry of " << n << " slots after " << heads.size()
+                        << " entries, history of " << c << " slots";
+      heads.push_back(got);
+      orig += n * kSlot;
+    }
+    for (int head : heads) ASSERT_EQ(h.Free(head), "");
+    EXPECT_EQ(h.Check(), "");
+  }
+}
+
 usw_pool* racing_pool;
 int racing_head;
 unsigned long racing_used;
