@@ -16,7 +16,8 @@
 #   demo              the whole of `make demo` (scripts/init/demo) instead of the soak's
 #                     workload: where the lost commands of issue 12 were first seen
 #   MODE@REV          uswiotlb built from git commit REV (to bisect)
-#   MODE+rewind       with the pool's cursor rewind (e2aa235) re-applied
+#   MODE@REV+rewind   with the pool's cursor rewind (e2aa235) applied to a commit before 925dd97
+#                     (main has it again: flip@925dd97 is the tree without it)
 #
 # Environment:
 #   SOAK_RUNS=3       runs per arm        SOAK_MIN=0      start no run after N minutes (0: no bound)

@@ -280,7 +280,7 @@ bool usw_pool_free(struct usw_pool *pool, unsigned int head)
 	unsigned int seg_end = seg_start + USW_SEG_SLOTS;
 	struct usw_area *area = &pool->areas[pool->segs[head / USW_SEG_SLOTS].area];
 	struct usw_slot *h = &pool->slots[head];
-	unsigned int n, i, count;
+	unsigned int n, i, count, rel = head - area->first;
 	unsigned long flags;
 
 	spin_lock_irqsave(&area->lock, flags);
@@ -305,9 +305,13 @@ bool usw_pool_free(struct usw_pool *pool, unsigned int head)
 	/*
 	 * An empty area places from its start: a scatterlist that fills it would not fit if the
 	 * cursor split it across the wrap, and its driver would retry from there forever.
+	 * Otherwise, if the newest mapping here went first (a map/unmap pair), the cursor moves
+	 * back so the next map reuses these slots while they are still in the cache and the TLB.
 	 */
 	if (!area->used)
 		area->index = 0;
+	else if ((rel + n < area->nslots ? rel + n : 0) == area->index)
+		area->index = rel;
 	spin_unlock_irqrestore(&area->lock, flags);
 	return true;
 }

@@ -15,7 +15,9 @@
  *   slots[]  per slot: the length of the free run starting there, and for a mapping's first
  *            slot the original buffer's address, the mapping size and its offset into the slot.
  *   areas[]  the slot space is cut into areas of whole segments, each with its own lock and
- *            next-fit cursor, so that CPUs mapping at the same time rarely contend.
+ *            next-fit cursor, so that CPUs mapping at the same time rarely contend. The cursor
+ *            steps back over a map/unmap pair (cache-hot slots) and to the start of an area
+ *            that empties (a request that fills the area must fit in it).
  *
  * A mapping is a run of slots within one segment. slots[i].free is the number of free slots
  * from i to the end of i's segment, 0 when slot i is in use, so a candidate run is tested in

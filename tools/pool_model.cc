@@ -182,12 +182,15 @@ std::string PoolHarness::Free(unsigned slot, bool* out) {
     for (unsigned i = m.head; i < m.head + m.nslots; i++) owner_[i] = -1;
     used_ -= m.nslots;
     area_used_[a] -= m.nslots;
-    maps_.erase(slot);
-    // The cursor stays, unless the area is empty now: then it places from its start.
-    unsigned want = area_used_[a] ? areas_before[a].index : 0;
+    // An empty area places from its start; otherwise the cursor steps back over a mapping
+    // freed right behind it, and only then.
+    const usw_area& was = areas_before[a];
+    unsigned rel = m.head - was.first, end = rel + m.nslots < was.nslots ? rel + m.nslots : 0;
+    unsigned want = !area_used_[a] ? 0 : end == was.index ? rel : was.index;
     if (pool_.areas[a].index != want)
       err.Add(std::dec, "area ", a, " cursor ", pool_.areas[a].index, " after free, expected ",
               want);
+    maps_.erase(slot);
   }
   return err.Take("free(" + std::to_string(slot) + ")");
 }
