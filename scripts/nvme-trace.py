@@ -3,7 +3,9 @@
 
     nvme-trace.py RUN_DIR     (console.log and nvme.trace[.gz] of one scripts/soak.sh run)
 
-For every "nvme nvme0: I/O tag T (CID) QID Q timeout" line on the console: whether the device
+The lost commands are counted from the console as the soak's verdict counts them (once per
+loss, again after a reset). For every one the driver aborted ("I/O tag T (CID) QID Q timeout,
+aborting"; a command only reset or found by polling has no Abort to judge by): whether the device
 ever fetched command CID from SQ Q (pci_nvme_io_cmd) before the Abort (admin opcode 0x8) the
 driver sent for it, whether it posted a completion for it, and the last doorbell events of that
 queue before the abort: the shadow tails the device read (pci_nvme_shadow_doorbell_sq) and the MMIO doorbells
@@ -39,19 +41,33 @@ def episodes(times):
     return out
 
 
+def losses(con):
+    """(time, tag, cid, qid, how) of each lost command, counted as scripts/lib/boot.sh's
+    boot_nvme_lost counts them: once however many timeouts it took (aborting, then reset
+    controller), and again when lost again after a reset. 6.12 names each use of a tag by its
+    cid; 6.1 only by the tag, so there a tag is new again once the queues restarted (the first
+    "aborting" or "completion polled" after a reset). An admin command is only ever reset."""
+    lost, seen, epoch, reset = [], set(), 0, False
+    for m in LOST.finditer(con):
+        tag, how = int(m.group(2) or m.group(4)), m.group(6)
+        cid = int(m.group(3), 16) if m.group(3) else None
+        if how in ('reset controller', 'disable controller'):
+            reset = True
+        elif reset:
+            epoch, reset = epoch + 1, False
+        key = (tag, cid, m.group(5), epoch if cid is None else None)
+        if key not in seen:
+            seen.add(key)
+            lost.append((float(m.group(1)), tag, cid, m.group(5), how))
+    return lost
+
+
 def main(run):
     con = open(os.path.join(run, 'console.log'), errors='replace').read()
-    lost, seen = [], set()
-    for m in LOST.finditer(con):
-        tag = int(m.group(2) or m.group(4))
-        cid = int(m.group(3), 16) if m.group(3) else None
-        # "reset controller" follows the same command's "aborting": the same loss.
-        if m.group(6) == 'reset controller' or (tag, cid, m.group(5)) in seen:
-            continue
-        seen.add((tag, cid, m.group(5)))
-        lost.append((float(m.group(1)), tag, cid, m.group(5), m.group(6).strip()))
+    lost = losses(con)
+    print('%s: %d lost command(s) on the console, QID %s' % (
+        run, len(lost), ' '.join(sorted({q for *_, q, _ in lost}, key=int)) or '-'))
     if not lost:
-        print('%s: no lost command on the console' % run)
         return 0
     path = os.path.join(run, 'nvme.trace')
     opener = open
@@ -70,6 +86,13 @@ def main(run):
     aborts = [i for i, e in enumerate(events)
               if e[2] == 'pci_nvme_admin_cmd' and 'opc 0x8 ' in e[3] + ' ']
     ab_ep = episodes([events[i][0] for i in aborts])
+    # Only an aborted command has an Abort in the trace to be judged against.
+    unjudged = [x for x in lost if x[4] != 'aborting']
+    lost = [x for x in lost if x[4] == 'aborting']
+    for _, tag, cid, qid, how in unjudged:
+        print('  tag %d QID %s (%s): no Abort was sent for it, not judged' % (tag, qid, how))
+    if not lost:
+        return 0
     lost_ep = episodes([t for t, *_ in lost])
     # Episode n of the trace: from the last Abort of episode n-1 to the first of episode n.
     first, last = {}, {}
@@ -122,7 +145,7 @@ def main(run):
             print('  signature: not fetched; the last shadow tail read was %s, and no doorbell'
                   ' followed' % tail)
             matched += 1
-    print('\nlost-doorbell signature: %d of %d lost commands' % (matched, len(lost)))
+    print('\nlost-doorbell signature: %d of %d aborted commands' % (matched, len(lost)))
     return 0
 
 

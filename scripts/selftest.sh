@@ -36,7 +36,15 @@ expect "trace: second loss of tag 5 judged after the reset" yes \
 	"$(have "the last shadow tail read was 1, and no doorbell")"
 expect "trace: a command fetched after the reset, never completed" yes \
 	"$(have "fetched at 120.700100, no completion posted")"
-expect "trace: the signature count" yes "$(have "lost-doorbell signature: 2 of 3 lost commands")"
+expect "trace: the signature count" yes "$(have "lost-doorbell signature: 2 of 3 aborted commands")"
+
+# The trace's reader counts the lost commands as the soak's verdict does.
+for run in lost-2ep lost-6.1; do
+	want=$(boot_nvme_lost "$data/$run/console.log")
+	got=$(python3 "$here/nvme-trace.py" "$data/$run" |
+		sed -nE 's/.*: ([0-9]+) lost command\(s\) on the console, QID (.*)/\1 QID \2 /p' || true)
+	expect "trace and console count the same in $run" "$want" "$got"
+done
 
 # The soak table's statistics against textbook values.
 report() { # EXPR: print EXPR evaluated with soak-report.py loaded as r
