@@ -43,6 +43,9 @@ demo:
 demo-all:
 	scripts/demo.sh 6.12 6.1
 
+demo-guests:
+	scripts/demo.sh --guests 6.12 6.1
+
 mutants:
 	scripts/mutants.sh $(MUTANTS)
 
@@ -54,4 +57,4 @@ bench:
 	$(MAKE) -C tools bench
 	scripts/run-bench.sh
 
-.PHONY: all modules clean check check-arm64 check-debug check-host demo demo-all bench mutants soak
+.PHONY: all modules clean check check-arm64 check-debug check-host demo demo-all demo-guests bench mutants soak

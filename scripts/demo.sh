@@ -2,7 +2,9 @@
 # `make demo` / `make demo-all`: uswiotlb carrying an NVMe disk and two NICs in a Xen PV dom0
 # running Debian's stock kernel, under QEMU; see scripts/run-demo.sh and scripts/init/demo.
 #
-#   scripts/demo.sh [6.12|6.1]...     (default 6.12)
+#   scripts/demo.sh [--guests] [6.12|6.1]...     (default 6.12)
+#
+# --guests: the guests demo (make demo-guests): PV domUs' disks through blkback on uswiotlb.
 #
 # Installs what it needs, fetches the stock kernel image, builds uswiotlb.ko against that
 # kernel's headers and the workload tools, boots, and prints the report. Exits non-zero if any
@@ -12,6 +14,8 @@ set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 cache=${USWIOTLB_CACHE:-$HOME/.cache/uswiotlb}
+guests=()
+[ "${1-}" != --guests ] || { guests=(--guests); shift; }
 [ $# -gt 0 ] || set -- 6.12
 
 scripts/deps.sh
@@ -25,7 +29,7 @@ for kver in "$@"; do
 	esac
 	build=$cache/modbuild/$krel
 	scripts/build-module.sh "/usr/src/linux-headers-$krel" "$build"
-	scripts/run-demo.sh --krel "$krel" --module "$build/src/uswiotlb.ko" \
+	scripts/run-demo.sh "${guests[@]}" --krel "$krel" --module "$build/src/uswiotlb.ko" \
 		--tools tools/build/workload || rc=1
 done
 exit $rc

@@ -10,6 +10,10 @@
 #   --results DIR    where LABEL/ goes (default $PWD/.results)
 #   --blk-bytes N    disk bytes per workload run (default 48M)
 #   --net-frames N   frames per network run (default 1500)
+#   --guests         the guests demo instead (scripts/init/guests): the Xen toolstack in dom0
+#                    and PV domUs (the same stock kernel) whose blkfront disk blkback serves
+#                    from the NVMe, on the kernel's ops and on uswiotlb; --blk-bytes is per
+#                    domU run (default 16M)
 #   -v, --verbose    stream the console to stderr
 #
 # Prints the guest's report and a final "N passed, N failed" line over its checks. Exit status:
@@ -24,7 +28,7 @@ usage() { sed -n '/^#   scripts/,/^#   -v/s/^# \{0,3\}//p' "$0" >&2; exit 2; }
 die() { echo "run-demo: $*" >&2; exit 2; }
 
 krel="" ko="" tools="" tmo=900 name="" results=$PWD/.results verbose=0
-blk_bytes=48M net_frames=1500
+blk_bytes="" net_frames=1500 init=demo
 while [ $# -gt 0 ]; do
 	case $1 in
 	--krel) krel=${2-}; shift 2 ;;
@@ -35,6 +39,7 @@ while [ $# -gt 0 ]; do
 	--results) results=${2-}; shift 2 ;;
 	--blk-bytes) blk_bytes=${2-}; shift 2 ;;
 	--net-frames) net_frames=${2-}; shift 2 ;;
+	--guests) init=guests; shift ;;
 	-v | --verbose) verbose=1; shift ;;
 	-h | --help) usage ;;
 	*) echo "run-demo: unknown argument '$1'" >&2; usage ;;
@@ -46,11 +51,12 @@ for t in usw-blkcheck usw-netcheck; do
 	[ -x "$tools/$t" ] || die "no $t in $tools"
 done
 [[ $tmo =~ ^[0-9]+$ ]] || die "--timeout wants whole seconds"
+[ -n "$blk_bytes" ] || { blk_bytes=48M; [ "$init" = demo ] || blk_bytes=16M; }
 [[ $blk_bytes =~ ^[0-9]+[KMG]?$ ]] || die "--blk-bytes wants e.g. 48M"
 [[ $net_frames =~ ^[0-9]+$ ]] || die "--net-frames wants a number"
 stock=$("$here/stock-kernel.sh" "$krel")
 kernel=$stock/boot/vmlinuz-$krel
-name=${name:-demo-$krel}
+name=${name:-$init-$krel}
 [[ $name =~ ^[A-Za-z0-9_+-][A-Za-z0-9._+-]*$ ]] || die "--name must be a plain file name"
 
 out=$results/$name
@@ -63,11 +69,30 @@ chan=$out/channel.log
 : >"$chan"
 
 files=(-f "$ko:/usw/uswiotlb.ko" -f "$tools/usw-blkcheck:/usw/usw-blkcheck"
-	-f "$tools/usw-netcheck:/usw/usw-netcheck" -f "$here/init/lib:/usw/lib")
+	-f "$tools/usw-netcheck:/usw/usw-netcheck" -f "$here/init/lib:/usw/lib"
+	-f "$here/init/checks:/usw/checks")
 boot_stock_drivers "$stock" "$krel" "$out/drivers" || die "no nvme or e1000 module in $stock"
 files+=("${boot_files[@]}")
+mem=2G
+if [ "$init" = guests ]; then
+	# The domU: the same stock kernel, xen-blkfront and the disk tool in its own initramfs.
+	boot_files=()
+	boot_stock_group "$stock" "$krel" "$out/drivers" blk xen-blkfront ||
+		die "no xen-blkfront in $stock"
+	"$here/mkinitramfs.sh" -o "$out/domu.cpio" -i "$here/init/domu" \
+		-f "$tools/usw-blkcheck:/usw/usw-blkcheck" "${boot_files[@]}"
+	# dom0: the backends, the toolstack, the domU's kernel, initramfs and configuration.
+	boot_files=()
+	boot_stock_group "$stock" "$krel" "$out/drivers" xen xen-evtchn xenfs xen-privcmd \
+		xen-gntdev xen-gntalloc xen-blkback || die "no Xen backend modules in $stock"
+	boot_xen_tools "$("$here/xen-tools.sh")" || die "no Xen toolstack"
+	files+=("${boot_files[@]}"
+		-f "$here/init/domu.cfg:/usw/domu.cfg" -f "$here/init/block-hotplug:/usw/block-hotplug"
+		-f "$kernel:/usw/domu-vmlinuz" -f "$out/domu.cpio:/usw/domu-initrd")
+	mem=3G # dom0 keeps 768M; the domUs take 256M each
+fi
 initrd=$out/initramfs.cpio
-"$here/mkinitramfs.sh" -o "$initrd" -i "$here/init/demo" "${files[@]}"
+"$here/mkinitramfs.sh" -o "$initrd" -i "$here/init/$init" "${files[@]}"
 
 # A sparse scratch disk; the workload writes the first --blk-bytes of it.
 disk=$out/nvme.img
@@ -76,12 +101,12 @@ truncate -s 256M "$disk"
 # Unknown NAME=VALUE words on the kernel command line reach /init as environment variables.
 kargs="$boot_kargs DEMO_BLK_BYTES=$blk_bytes DEMO_NET_FRAMES=$net_frames"
 boot_demo_devices "$disk"
-boot_qemu_cmd xen "$kernel" "$initrd" "$kargs" 2G "" "$console" "$chan" "${boot_devs[@]}" ||
+boot_qemu_cmd xen "$kernel" "$initrd" "$kargs" "$mem" "" "$console" "$chan" "${boot_devs[@]}" ||
 	die "cannot set up the QEMU command line"
 printf '%q ' "${boot_cmd[@]}" >"$out/qemu-cmdline"
 echo >>"$out/qemu-cmdline"
 
-echo "run-demo: Xen 4.17 + $krel PV dom0, NVMe + 2x e1000 (logs: $out)"
+echo "run-demo: Xen 4.17 + $krel PV dom0, NVMe + 2x e1000, $init (logs: $out)"
 boot_run "$tmo" "$console" "$chan" "$verbose" "$out/qemu.out"
 
 # --- Verdict -------------------------------------------------------------------------------

@@ -130,7 +130,7 @@ for arm in "$@"; do
 	[ -z "${img[$arm]:-}" ] || die "arm '$arm' given twice"
 	# One initramfs per arm: the module variant is all that differs.
 	files=(-f "$tools/usw-blkcheck:/usw/usw-blkcheck" -f "$tools/usw-netcheck:/usw/usw-netcheck"
-		-f "$here/init/lib:/usw/lib")
+		-f "$here/init/lib:/usw/lib" -f "$here/init/checks:/usw/checks")
 	if [[ $mode != kernel* ]]; then
 		ko=$(module_for "$variant") || die "cannot build the module for $arm"
 		files+=(-f "$ko:/usw/uswiotlb.ko")

@@ -262,25 +262,52 @@ boot_taint_ok() { [ $(($1 & ~((1 << 12) | (1 << 13) | (1 << 18)))) -eq 0 ]; }
 # wants plain ELF). Sets boot_files to the mkinitramfs.sh arguments that put them in
 # /drivers/{disk,nic}/NN-NAME.ko, the layout scripts/init/lib loads.
 boot_stock_drivers() {
-	local stock=$1 krel=$2 dir=$3 group n path base dest
 	boot_files=()
+	boot_stock_group "$1" "$2" "$3" disk nvme && boot_stock_group "$1" "$2" "$3" nic e1000
+}
+
+# boot_stock_group STOCK KREL DIR GROUP MODULE...: the stock kernel's MODULEs with their
+# dependencies, in load order, into /drivers/GROUP/NN-NAME.ko; appends to boot_files.
+boot_stock_group() {
+	local stock=$1 krel=$2 dir=$3 group=$4 n=0 path base dest
+	shift 4
 	mkdir -p "$dir"
-	for group in disk:nvme nic:e1000; do
-		n=0
-		while read -r path; do
-			n=$((n + 1))
-			base=$(basename "$path")
-			base=${base%.xz}
-			dest=$dir/${group%%:*}-$(printf %02d $n)-$base
-			case $path in
-			*.xz) xz -dc "$path" >"$dest" ;;
-			*) cp "$path" "$dest" ;;
-			esac
-			boot_files+=(-f "$dest:/drivers/${group%%:*}/$(printf %02d $n)-$base")
-		done < <(modprobe -d "$stock" -S "$krel" --show-depends "${group#*:}" |
-			awk '$1 == "insmod" && !seen[$2]++ { print $2 }')
-		[ "$n" -gt 0 ] || return 1
+	while read -r path; do
+		n=$((n + 1))
+		base=$(basename "$path")
+		base=${base%.xz}
+		dest=$dir/$group-$(printf %02d $n)-$base
+		case $path in
+		*.xz) xz -dc "$path" >"$dest" ;;
+		*) cp "$path" "$dest" ;;
+		esac
+		boot_files+=(-f "$dest:/drivers/$group/$(printf %02d $n)-$base")
+	done < <(for m in "$@"; do modprobe -d "$stock" -S "$krel" --show-depends "$m"; done |
+		awk '$1 == "insmod" && !seen[$2]++ { print $2 }')
+	[ "$n" -gt 0 ]
+}
+
+# boot_xen_tools ROOT: the Xen toolstack unpacked in ROOT (scripts/xen-tools.sh) for a dom0
+# initramfs: xl, xenstored, xenconsoled, xen-init-dom0 and libxl-save-helper in
+# /usr/lib/xen-4.17/bin, xenstore-{read,write,ls} in /usw, and every library they load (the
+# host's glibc is the guest's: both are Debian 12) in /usr/lib/x86_64-linux-gnu. Appends to
+# boot_files.
+boot_xen_tools() {
+	local root=$1 bin=$1/usr/lib/xen-4.17/bin b lib
+	local tools=(xl xenstored xenconsoled xen-init-dom0 libxl-save-helper)
+	for b in "${tools[@]}"; do
+		boot_files+=(-f "$bin/$b:/usr/lib/xen-4.17/bin/$b")
 	done
+	for b in xenstore-read xenstore-write xenstore-ls; do
+		boot_files+=(-f "$(readlink -f "$root/usr/bin/$b"):/usw/$b")
+	done
+	# libgcc_s: glibc loads it at run time for pthread_cancel (xl aborts without it).
+	while read -r lib; do
+		boot_files+=(-f "$(readlink -f "$lib"):/usr/lib/x86_64-linux-gnu/$(basename "$lib")")
+	done < <({ for b in "${tools[@]/#/$bin/}" "$root/usr/bin/xenstore"; do
+		LD_LIBRARY_PATH=$root/usr/lib/x86_64-linux-gnu ldd "$b" | awk '/=>/ { print $3 }'
+	done; echo /lib/x86_64-linux-gnu/libgcc_s.so.1; } | sort -u)
+	boot_files+=(-f /lib64/ld-linux-x86-64.so.2:/lib64/ld-linux-x86-64.so.2)
 }
 
 # boot_demo_devices IMAGE: set boot_devs to the demo's devices: an NVMe disk on IMAGE and two
