@@ -9,6 +9,8 @@
 set -euo pipefail
 
 cache=${USWIOTLB_CACHE:-$HOME/.cache/uswiotlb}
+# shellcheck source=lib/debs.sh
+. "$(dirname "$0")/lib/debs.sh"
 
 case ${1-} in
 6.12) krel=6.12.117+deb12-amd64 ;;
@@ -30,13 +32,7 @@ dir=$cache/stock/$pkg-$ver
 
 if [ ! -f "$dir/.uswiotlb-unpacked" ]; then
 	echo "stock-kernel: fetching $pkg $ver" >&2
-	tmp=$(mktemp -d)
-	trap 'rm -rf "$tmp"' EXIT
-	chmod 0777 "$tmp" # apt fetches as its unprivileged _apt user
-	(cd "$tmp" && apt-get download -qq "$pkg=$ver")
-	rm -rf "$dir"
-	mkdir -p "$dir"
-	dpkg-deb -x "$tmp"/*.deb "$dir"
+	debs_unpack "$dir" "$pkg=$ver"
 	depmod -b "$dir" "$krel"
 	touch "$dir/.uswiotlb-unpacked"
 fi

@@ -8,6 +8,8 @@
 set -euo pipefail
 
 cache=${USWIOTLB_CACHE:-$HOME/.cache/uswiotlb}
+# shellcheck source=lib/debs.sh
+. "$(dirname "$0")/lib/debs.sh"
 pkgs=(xen-utils-4.17 xenstore-utils libxenmisc4.17 libxencall1 libxenevtchn1
 	libxenforeignmemory1 libxengnttab1 libxenstore4 libxentoollog1 libxentoolcore1
 	libxendevicemodel1 libxenhypfs1 libyajl2)
@@ -21,13 +23,7 @@ done
 dir=$cache/xen-tools/$(printf '%s\n' "${want[@]}" | sha256sum | cut -c1-16)
 if [ ! -f "$dir/.uswiotlb-unpacked" ]; then
 	echo "xen-tools: fetching ${pkgs[*]}" >&2
-	tmp=$(mktemp -d)
-	trap 'rm -rf "$tmp"' EXIT
-	chmod 0777 "$tmp" # apt fetches as its unprivileged _apt user
-	(cd "$tmp" && apt-get download -qq "${want[@]}")
-	rm -rf "$dir"
-	mkdir -p "$dir"
-	for deb in "$tmp"/*.deb; do dpkg-deb -x "$deb" "$dir"; done
+	debs_unpack "$dir" "${want[@]}"
 	touch "$dir/.uswiotlb-unpacked"
 fi
 echo "$dir"
