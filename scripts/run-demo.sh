@@ -14,6 +14,8 @@
 #                    and PV domUs (the same stock kernel) whose blkfront disk blkback serves
 #                    from the NVMe, on the kernel's ops and on uswiotlb; --blk-bytes is per
 #                    domU run (default 16M)
+#   --trace          record QEMU's NVMe trace events (nvme.trace, kept gzipped if the run lost
+#                    a command; scripts/nvme-trace.py LOGDIR reads it)
 #   -v, --verbose    stream the console to stderr
 #
 # Prints the guest's report and a final "N passed, N failed" line over its checks. Exit status:
@@ -28,7 +30,7 @@ usage() { sed -n '/^#   scripts/,/^#   -v/s/^# \{0,3\}//p' "$0" >&2; exit 2; }
 die() { echo "run-demo: $*" >&2; exit 2; }
 
 krel="" ko="" tools="" tmo=900 name="" results=$PWD/.results verbose=0
-blk_bytes="" net_frames=1500 init=demo
+blk_bytes="" net_frames=1500 init=demo trace=0
 while [ $# -gt 0 ]; do
 	case $1 in
 	--krel) krel=${2-}; shift 2 ;;
@@ -40,6 +42,7 @@ while [ $# -gt 0 ]; do
 	--blk-bytes) blk_bytes=${2-}; shift 2 ;;
 	--net-frames) net_frames=${2-}; shift 2 ;;
 	--guests) init=guests; shift ;;
+	--trace) trace=1; shift ;;
 	-v | --verbose) verbose=1; shift ;;
 	-h | --help) usage ;;
 	*) echo "run-demo: unknown argument '$1'" >&2; usage ;;
@@ -101,6 +104,7 @@ truncate -s 256M "$disk"
 # Unknown NAME=VALUE words on the kernel command line reach /init as environment variables.
 kargs="$boot_kargs DEMO_BLK_BYTES=$blk_bytes DEMO_NET_FRAMES=$net_frames"
 boot_demo_devices "$disk"
+[ "$trace" = 0 ] || boot_nvme_trace "$out/nvme.trace"
 boot_qemu_cmd xen "$kernel" "$initrd" "$kargs" "$mem" "" "$console" "$chan" "${boot_devs[@]}" ||
 	die "cannot set up the QEMU command line"
 printf '%q ' "${boot_cmd[@]}" >"$out/qemu-cmdline"
@@ -141,6 +145,9 @@ grep -q '^@@KTEST checks ' "$stream" || fail+=("the demo did not run to its end"
 # A lost NVMe command: the driver's timeout (10 s here) and controller reset recover it, and the
 # data are verified all the same; the report names it (make soak measures how often).
 stall=$(boot_nvme_lost "$console")
+if [ -f "$out/nvme.trace" ]; then
+	if [ "$stall" = 0 ]; then rm -f "$out/nvme.trace"; else gzip -f "$out/nvme.trace"; fi
+fi
 trouble=$(boot_trouble xen "$console")
 [ -z "$trouble" ] || fail+=("$trouble")
 [ ${#fail[@]} -eq 0 ] || [ "$failed" -gt 0 ] || failed=1 # a broken run never reads as 0 failed

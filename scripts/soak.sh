@@ -58,13 +58,6 @@ done
 	die "SOAK_RUNS, SOAK_JOBS, NVME_IO_TIMEOUT >= 1 and SOAK_SECS >= 5"
 [[ $net =~ ^[01]$ && $rebind =~ ^[01]$ && $trace =~ ^[012]$ ]] ||
 	die "SOAK_NET and SOAK_REBIND are 0 or 1, SOAK_TRACE 0, 1 or 2"
-# Where a command can get lost between the driver and QEMU's NVMe model: the SQ tail doorbell
-# (MMIO, or the shadow copy in guest memory), the command fetched, its completion posted, the
-# interrupt, the CQ head, admin commands (abort = opcode 0x8). Not pci_nvme_eventidx_sq: it
-# fires inside the window between the device's EventIdx write and its shadow-tail read.
-trace_events="pci_nvme_mmio_doorbell_sq pci_nvme_shadow_doorbell_sq pci_nvme_io_cmd
-	pci_nvme_enqueue_req_completion pci_nvme_irq_msix pci_nvme_mmio_doorbell_cq
-	pci_nvme_shadow_doorbell_cq pci_nvme_admin_cmd"
 case $kver in
 6.12) krel=6.12.117+deb12-amd64 ;;
 6.1) krel=6.1.0-56-amd64 ;;
@@ -184,8 +177,7 @@ run_one() {
 	[ "$mode" != demo ] || kargs+=" DEMO_BLK_BYTES=48M DEMO_NET_FRAMES=1500"
 	boot_demo_devices "$dir/nvme.img"
 	if [ "$trace" != 0 ]; then
-		for e in $trace_events; do boot_devs+=(-trace "enable=$e"); done
-		boot_devs+=(-trace "file=$dir/nvme.trace" -msg timestamp=on)
+		boot_nvme_trace "$dir/nvme.trace"
 	fi
 	boot_qemu_cmd xen "$kernel" "${img[$arm]}" "$kargs" 2G "" "$dir/console.log" \
 		"$dir/channel.log" "${boot_devs[@]}" || return 1

@@ -238,6 +238,22 @@ boot_trouble() {
 	fi
 }
 
+# boot_nvme_trace FILE: QEMU's NVMe trace events into FILE (appended to boot_devs), at the
+# places a command can get lost between the driver and QEMU's NVMe model: the SQ tail doorbell
+# (MMIO, or the shadow copy in guest memory), the command fetched, its completion posted, the
+# interrupt, the CQ head, admin commands (abort = opcode 0x8). Not pci_nvme_eventidx_sq: it
+# fires inside the window between the device's EventIdx write and its shadow-tail read.
+# scripts/nvme-trace.py reads the file next to the run's console.log.
+boot_nvme_trace() {
+	local e
+	for e in pci_nvme_mmio_doorbell_sq pci_nvme_shadow_doorbell_sq pci_nvme_io_cmd \
+		pci_nvme_enqueue_req_completion pci_nvme_irq_msix pci_nvme_mmio_doorbell_cq \
+		pci_nvme_shadow_doorbell_cq pci_nvme_admin_cmd; do
+		boot_devs+=(-trace "enable=$e")
+	done
+	boot_devs+=(-trace "file=$1" -msg timestamp=on)
+}
+
 # boot_nvme_lost CONSOLE: print how many NVMe commands the driver timed out on and on which
 # queues: "N QID q..."; "0" for none. A command counts once however many timeouts it took
 # (aborting, then reset controller); one lost again after a reset counts again: 6.12 names each
