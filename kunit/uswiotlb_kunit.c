@@ -26,6 +26,7 @@
 #include <linux/vmalloc.h>
 #include <xen/xen.h>
 #include <xen/page.h>
+#include <xen/grant_table.h>
 #include <xen/interface/grant_table.h>
 
 #include "uswiotlb.h"
@@ -981,6 +982,75 @@ static void usw_test_xen_straddle(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, used(), 0);
 }
 
+/*
+ * Xen PV dom0: a page another domain granted us, mapped the way blkback maps a guest's (here
+ * dom0 grants the page to itself), is mapped at the granted machine frame and counted foreign,
+ * direct and bounced; the device's writes reach the granter's page either way.
+ */
+static void usw_test_xen_foreign(struct kunit *test)
+{
+	unsigned long f_direct = usw_stat(foreign_direct), f_bounced = usw_stat(foreign_bounced);
+	struct device *dev = tdev(test);
+	struct gnttab_unmap_grant_ref unmap;
+	struct gnttab_map_grant_ref map;
+	struct page *src, *page;
+	dma_addr_t dma;
+	void *vaddr;
+	int ref;
+
+	if (!xen_pv_domain() || !xen_initial_domain())
+		kunit_skip(test, "a grant of our own has a foreign frame only in a PV dom0's p2m");
+	src = alloc_page(GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, src);
+	fill(page_address(src), PAGE_SIZE, 51);
+	ref = gnttab_grant_foreign_access(0, xen_page_to_gfn(src), 0);
+	if (ref < 0)
+		__free_page(src);
+	KUNIT_ASSERT_GE(test, ref, 0);
+	if (gnttab_alloc_pages(1, &page)) {
+		gnttab_end_foreign_access(ref, src);
+		KUNIT_FAIL(test, "no ballooned page to map a grant on");
+		return;
+	}
+	vaddr = page_address(page);
+	gnttab_set_map_op(&map, (unsigned long)vaddr, GNTMAP_host_map, ref, 0);
+	if (gnttab_map_refs(&map, NULL, &page, 1) || map.status != GNTST_okay) {
+		KUNIT_FAIL(test, "grant map failed: status %d", map.status);
+		goto out;
+	}
+	KUNIT_EXPECT_TRUE(test, filled(vaddr, PAGE_SIZE, 51));
+
+	/* In place: the device is given the granter's machine frame. */
+	dma = dma_map_page(dev, page, 0, PAGE_SIZE, DMA_BIDIRECTIONAL);
+	KUNIT_EXPECT_EQ(test, dma, phys_to_dma(dev, hw_phys_to_bus(page_to_phys(src))));
+	KUNIT_EXPECT_EQ(test, usw_stat(foreign_direct), f_direct + 1);
+	if (!dma_mapping_error(dev, dma)) {
+		KUNIT_EXPECT_TRUE(test, hw_sees(test, dma, PAGE_SIZE, 51));
+		hw_write(test, dma, PAGE_SIZE, 52);
+		dma_unmap_page(dev, dma, PAGE_SIZE, DMA_BIDIRECTIONAL);
+	}
+	KUNIT_EXPECT_TRUE(test, filled(vaddr, PAGE_SIZE, 52));
+
+	/* Forced: bounced, still foreign, and the copy back lands in the granted frame. */
+	usw_set_force(true);
+	dma = dma_map_page(dev, page, 0, PAGE_SIZE, DMA_FROM_DEVICE);
+	KUNIT_EXPECT_TRUE(test, !dma_mapping_error(dev, dma) && in_pool(dev, dma));
+	KUNIT_EXPECT_EQ(test, usw_stat(foreign_bounced), f_bounced + 1);
+	if (!dma_mapping_error(dev, dma)) {
+		hw_write(test, dma, PAGE_SIZE, 53);
+		dma_unmap_page(dev, dma, PAGE_SIZE, DMA_FROM_DEVICE);
+	}
+	usw_set_force(false);
+	KUNIT_EXPECT_TRUE(test, filled(page_address(src), PAGE_SIZE, 53));
+	KUNIT_EXPECT_EQ(test, usw_stat(foreign_direct), f_direct + 1);
+
+	gnttab_set_unmap_op(&unmap, (unsigned long)vaddr, GNTMAP_host_map, map.handle);
+	KUNIT_EXPECT_EQ(test, gnttab_unmap_refs(&unmap, NULL, &page, 1), 0);
+out:
+	gnttab_free_pages(1, &page);
+	gnttab_end_foreign_access(ref, src);
+}
+
 static void usw_test_coherent_alloc(struct kunit *test)
 {
 	struct device *dev = tdev(test);
@@ -1404,6 +1474,7 @@ static struct kunit_case usw_map_cases[] = {
 	KUNIT_CASE(usw_test_concurrent),
 	KUNIT_CASE(usw_test_force_flipped_under_load),
 	KUNIT_CASE(usw_test_xen_straddle),
+	KUNIT_CASE(usw_test_xen_foreign),
 	KUNIT_CASE(usw_test_coherent_alloc),
 	KUNIT_CASE(usw_test_coherent_atomic),
 	KUNIT_CASE(usw_test_alloc_pages_zeroed),
@@ -2423,6 +2494,7 @@ static void usw_test_cache_foreign(struct kunit *test)
 static void usw_test_cache_foreign_bounce(struct kunit *test)
 {
 	unsigned long foreign = usw_stat(bounced[USW_BOUNCE_FOREIGN]);
+	unsigned long f_bounced = usw_stat(foreign_bounced), f_direct = usw_stat(foreign_direct);
 	struct device *dev = tdev(test);
 	bool cflush = usw_xen_cflush;
 	unsigned long pfn, mfn;
@@ -2447,6 +2519,7 @@ static void usw_test_cache_foreign_bounce(struct kunit *test)
 	dma = dma_map_page(dev, page, 100, 3000, DMA_TO_DEVICE);
 	KUNIT_EXPECT_FALSE(test, dma_mapping_error(dev, dma));
 	KUNIT_EXPECT_EQ(test, usw_stat(bounced[USW_BOUNCE_FOREIGN]), foreign + 1);
+	KUNIT_EXPECT_EQ(test, usw_stat(foreign_bounced), f_bounced + 1);
 	/* Only a bounce may be read: the foreign frame is nobody's memory. */
 	if (!dma_mapping_error(dev, dma) && in_pool(dev, dma))
 		KUNIT_EXPECT_TRUE(test, hw_sees(test, dma, 3000, (u8)(41 + 100 * 7)));
@@ -2462,6 +2535,7 @@ static void usw_test_cache_foreign_bounce(struct kunit *test)
 	dma = dma_map_page(dev, page, 100, 3000, DMA_TO_DEVICE);
 	KUNIT_EXPECT_EQ(test, dma, phys_to_dma(dev, ((phys_addr_t)mfn << XEN_PAGE_SHIFT) + 100));
 	KUNIT_EXPECT_EQ(test, usw_stat(bounced[USW_BOUNCE_FOREIGN]), foreign + 1);
+	KUNIT_EXPECT_EQ(test, usw_stat(foreign_direct), f_direct + 1);
 	KUNIT_EXPECT_GE(test, usw_nrecs, 1U);
 	if (usw_nrecs)
 		KUNIT_EXPECT_TRUE(test, usw_recs[0].foreign);

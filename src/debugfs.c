@@ -62,6 +62,8 @@ static const struct {
 	{ "bounced_force", offsetof(struct usw_stats, bounced[USW_BOUNCE_FORCE]) },
 	{ "bounced_align", offsetof(struct usw_stats, bounced[USW_BOUNCE_ALIGN]) },
 	{ "bounced_foreign", offsetof(struct usw_stats, bounced[USW_BOUNCE_FOREIGN]) },
+	{ "foreign_direct", offsetof(struct usw_stats, foreign_direct) },
+	{ "foreign_bounced", offsetof(struct usw_stats, foreign_bounced) },
 	{ "map_errors", offsetof(struct usw_stats, errors) },
 	{ "misuse", offsetof(struct usw_stats, misuse) },
 };

@@ -118,31 +118,51 @@ static __always_inline bool usw_forced(struct device *dev)
 static noinline dma_addr_t usw_map_keyed(struct device *dev, phys_addr_t phys, size_t size,
 					 enum dma_data_direction dir, unsigned long attrs)
 {
+	bool forced = static_branch_unlikely(&usw_force_key) && usw_forced(dev);
 	struct usw_bus bus = { .addr = phys };
+	enum usw_reason reason;
 	dma_addr_t dma;
 
-	/* First: a forced map bounces anyway, so the p2m walk over every page is saved. */
-	if (static_branch_unlikely(&usw_force_key) && usw_forced(dev))
-		return usw_bounce(dev, phys, size, dir, attrs, USW_BOUNCE_FORCE);
+	/* A forced map bounces anyway: only its first frame is looked up, for the foreign count. */
 	if (static_branch_unlikely(&usw_xen_pv_key) || static_branch_unlikely(&usw_xen_auto_key))
-		bus = usw_xen_phys_to_bus(phys, size);
+		bus = usw_xen_phys_to_bus(phys, forced ? 1 : size);
+	if (forced) {
+		reason = USW_BOUNCE_FORCE;
+		goto bounce;
+	}
 	dma = phys_to_dma(dev, bus.addr);
 
-	if (unlikely(!dma_capable(dev, dma, size, true)))
-		return usw_bounce(dev, phys, size, dir, attrs, USW_BOUNCE_MASK);
-	if (unlikely(bus.straddles))
-		return usw_bounce(dev, phys, size, dir, attrs, USW_BOUNCE_STRADDLE);
+	if (unlikely(!dma_capable(dev, dma, size, true))) {
+		reason = USW_BOUNCE_MASK;
+		goto bounce;
+	}
+	if (unlikely(bus.straddles)) {
+		reason = USW_BOUNCE_STRADDLE;
+		goto bounce;
+	}
 	if (usw_noncoherent(dev)) {
 		/* A cache line shared with other data must not be invalidated under it. */
-		if (usw_kmalloc_needs_bounce(dev, size, dir))
-			return usw_bounce(dev, phys, size, dir, attrs, USW_BOUNCE_ALIGN);
-		if (!usw_xen_cflush && usw_bus_is_foreign(bus.addr))
-			return usw_bounce(dev, phys, size, dir, attrs, USW_BOUNCE_FOREIGN);
+		if (usw_kmalloc_needs_bounce(dev, size, dir)) {
+			reason = USW_BOUNCE_ALIGN;
+			goto bounce;
+		}
+		if (!usw_xen_cflush && bus.foreign) {
+			reason = USW_BOUNCE_FOREIGN;
+			goto bounce;
+		}
 		if (!(attrs & DMA_ATTR_SKIP_CPU_SYNC))
 			usw_cache_for_device(dev, bus.addr, size, dir);
 	}
 
 	usw_count(direct);
+	if (bus.foreign)
+		usw_count(foreign_direct);
+	return dma;
+
+bounce:
+	dma = usw_bounce(dev, phys, size, dir, attrs, reason);
+	if (bus.foreign && dma != DMA_MAPPING_ERROR)
+		usw_count(foreign_bounced);
 	return dma;
 }
 

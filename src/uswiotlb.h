@@ -32,12 +32,16 @@ enum usw_reason {
  * struct usw_stats - per-CPU event counters, summed when read
  * @direct: mappings handed to the device without bouncing
  * @bounced: bounced mappings, by &enum usw_reason
+ * @foreign_direct: of @direct, those of a page another Xen domain granted us (blkback, netback)
+ * @foreign_bounced: of the bounced ones, those of such a page
  * @errors: mappings refused (pool full, too large, unreachable)
  * @misuse: unmap or sync calls naming pool memory that is not a live mapping
  */
 struct usw_stats {
 	unsigned long direct;
 	unsigned long bounced[USW_NR_REASONS];
+	unsigned long foreign_direct;
+	unsigned long foreign_bounced;
 	unsigned long errors;
 	unsigned long misuse;
 };
@@ -127,12 +131,14 @@ void usw_debugfs_exit(void);
  * struct usw_bus - where a buffer is on the bus
  * @addr: bus address of its first byte
  * @straddles: its machine frames are not consecutive (Xen PV), so it is not directly usable
+ * @foreign: its first frame is another Xen domain's, granted to us and mapped here
  *
  * Returned by value, in registers: the map fast path keeps no stack frame for it.
  */
 struct usw_bus {
 	phys_addr_t addr;
 	bool straddles;
+	bool foreign;
 };
 
 /* xen.c: only reached while usw_xen_pv_key or usw_xen_auto_key is on */

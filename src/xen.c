@@ -12,13 +12,30 @@
 
 #include "uswiotlb.h"
 
+/*
+ * Whether the frame at @pfn (bus frame @bfn) is another domain's page, granted and mapped here.
+ * A PV domain's p2m marks such frames; an auto-translated one sees a bus frame it does not own,
+ * except on x86 PVH, where the IOMMU hides the machine frame and this cannot tell.
+ */
+static bool usw_xen_foreign(unsigned long pfn, unsigned long bfn)
+{
+#ifdef CONFIG_XEN_PV
+	if (static_branch_unlikely(&usw_xen_pv_key)) {
+		unsigned long mfn = __pfn_to_mfn(pfn);
+
+		return mfn != INVALID_P2M_ENTRY && (mfn & FOREIGN_FRAME_BIT);
+	}
+#endif
+	return usw_bus_is_foreign((phys_addr_t)bfn << XEN_PAGE_SHIFT);
+}
+
 /**
  * usw_xen_phys_to_bus() - machine address of a buffer, and whether its frames are consecutive
  * @phys: pseudo-physical address of the buffer
- * @size: its length
+ * @size: its length; 1 looks up only the first frame
  *
- * Return: the machine (bus) address of @phys, and whether the buffer spans machine frames
- * that are not consecutive.
+ * Return: the machine (bus) address of @phys, whether the buffer spans machine frames that
+ * are not consecutive, and whether its first frame is foreign.
  */
 struct usw_bus usw_xen_phys_to_bus(phys_addr_t phys, size_t size)
 {
@@ -27,6 +44,7 @@ struct usw_bus usw_xen_phys_to_bus(phys_addr_t phys, size_t size)
 	unsigned long bfn = pfn_to_bfn(pfn), i;
 	struct usw_bus bus = {
 		.addr = ((phys_addr_t)bfn << XEN_PAGE_SHIFT) | xen_offset_in_page(phys),
+		.foreign = usw_xen_foreign(pfn, bfn),
 	};
 
 	for (i = 1; i <= n && !bus.straddles; i++)
