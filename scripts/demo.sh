@@ -4,7 +4,8 @@
 #
 #   scripts/demo.sh [--guests] [6.12|6.1]...     (default 6.12)
 #
-# --guests: the guests demo (make demo-guests): PV domUs' disks through blkback on uswiotlb.
+# --guests: the guests demo (make demo-guests): PV domUs' disk and network I/O through blkback
+# and netback on uswiotlb.
 #
 # Installs what it needs, fetches the stock kernel image, builds uswiotlb.ko against that
 # kernel's headers and the workload tools, boots, and prints the report. Exits non-zero if any

@@ -9,11 +9,11 @@
 #   --name LABEL     log directory name (default demo-KERNELRELEASE)
 #   --results DIR    where LABEL/ goes (default $PWD/.results)
 #   --blk-bytes N    disk bytes per workload run (default 48M)
-#   --net-frames N   frames per network run (default 1500)
+#   --net-frames N   frames per network run (default 1500; --guests: 500)
 #   --guests         the guests demo instead (scripts/init/guests): the Xen toolstack in dom0
 #                    and PV domUs (the same stock kernel) whose blkfront disk blkback serves
-#                    from the NVMe, on the kernel's ops and on uswiotlb; --blk-bytes is per
-#                    domU run (default 16M)
+#                    from the NVMe and whose two vifs netback bridges to the e1000s, on the
+#                    kernel's ops and on uswiotlb; --blk-bytes is per domU run (default 16M)
 #   --trace          record QEMU's NVMe trace events (nvme.trace, kept gzipped if the run lost
 #                    a command; scripts/nvme-trace.py LOGDIR reads it)
 #   -v, --verbose    stream the console to stderr
@@ -30,7 +30,7 @@ usage() { sed -n '/^#   scripts/,/^#   -v/s/^# \{0,3\}//p' "$0" >&2; exit 2; }
 die() { echo "run-demo: $*" >&2; exit 2; }
 
 krel="" ko="" tools="" tmo=900 name="" results=$PWD/.results verbose=0
-blk_bytes="" net_frames=1500 init=demo trace=0
+blk_bytes="" net_frames="" init=demo trace=0
 while [ $# -gt 0 ]; do
 	case $1 in
 	--krel) krel=${2-}; shift 2 ;;
@@ -55,6 +55,7 @@ for t in usw-blkcheck usw-netcheck; do
 done
 [[ $tmo =~ ^[0-9]+$ ]] || die "--timeout wants whole seconds"
 [ -n "$blk_bytes" ] || { blk_bytes=48M; [ "$init" = demo ] || blk_bytes=16M; }
+[ -n "$net_frames" ] || { net_frames=1500; [ "$init" = demo ] || net_frames=500; }
 [[ $blk_bytes =~ ^[0-9]+[KMG]?$ ]] || die "--blk-bytes wants e.g. 48M"
 [[ $net_frames =~ ^[0-9]+$ ]] || die "--net-frames wants a number"
 stock=$("$here/stock-kernel.sh" "$krel")
@@ -78,19 +79,23 @@ boot_stock_drivers "$stock" "$krel" "$out/drivers" || die "no nvme or e1000 modu
 files+=("${boot_files[@]}")
 mem=2G
 if [ "$init" = guests ]; then
-	# The domU: the same stock kernel, xen-blkfront and the disk tool in its own initramfs.
+	# The domU: the same stock kernel, its front ends and the two tools in its own initramfs.
 	boot_files=()
-	boot_stock_group "$stock" "$krel" "$out/drivers" blk xen-blkfront ||
-		die "no xen-blkfront in $stock"
+	boot_stock_group "$stock" "$krel" "$out/drivers" blk xen-blkfront &&
+		boot_stock_group "$stock" "$krel" "$out/drivers" net xen-netfront ||
+		die "no xen-blkfront or xen-netfront in $stock"
 	"$here/mkinitramfs.sh" -o "$out/domu.cpio" -i "$here/init/domu" \
-		-f "$tools/usw-blkcheck:/usw/usw-blkcheck" "${boot_files[@]}"
+		-f "$tools/usw-blkcheck:/usw/usw-blkcheck" \
+		-f "$tools/usw-netcheck:/usw/usw-netcheck" "${boot_files[@]}"
 	# dom0: the backends, the toolstack, the domU's kernel, initramfs and configuration.
 	boot_files=()
 	boot_stock_group "$stock" "$krel" "$out/drivers" xen xen-evtchn xenfs xen-privcmd \
-		xen-gntdev xen-gntalloc xen-blkback || die "no Xen backend modules in $stock"
+		xen-gntdev xen-gntalloc xen-blkback xen-netback bridge ||
+		die "no Xen backend modules in $stock"
 	boot_xen_tools "$("$here/xen-tools.sh")" || die "no Xen toolstack"
 	files+=("${boot_files[@]}"
 		-f "$here/init/domu.cfg:/usw/domu.cfg" -f "$here/init/block-hotplug:/usw/block-hotplug"
+		-f "$here/init/vif-hotplug:/usw/vif-hotplug"
 		-f "$kernel:/usw/domu-vmlinuz" -f "$out/domu.cpio:/usw/domu-initrd")
 	mem=3G # dom0 keeps 768M; the domUs take 256M each
 fi
