@@ -209,6 +209,11 @@ if [ "$x86" = 1 ]; then
 		run_counted ".results/check-demo-$k.log" scripts/run-demo.sh --krel "$k" \
 			--module "$cache/modbuild/$k/src/uswiotlb.ko" --tools tools/build/workload
 	done
+	for k in "${stock[@]}"; do
+		step "guests demo on stock $k (PV domUs' disk and network through blkback, netback)"
+		run_counted ".results/check-guests-$k.log" scripts/run-demo.sh --guests --krel "$k" \
+			--module "$cache/modbuild/$k/src/uswiotlb.ko" --tools tools/build/workload
+	done
 fi
 
 if [ "$x86" = 1 ]; then
