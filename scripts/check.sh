@@ -85,7 +85,12 @@ if [ "$x86" = 1 ]; then
 	scripts/build-module.sh "$kdir_61" "$cache/modbuild/x86_64@6.1"
 fi
 arm64_build=$cache/modbuild/arm64
-[ "$arm64" = 0 ] || scripts/build-module.sh "$kdir_arm64" "$arm64_build"
+if [ "$arm64" = 1 ]; then
+	scripts/build-module.sh "$kdir_arm64" "$arm64_build"
+	# Debian's stock arm64 6.12, cross-built against its headers (unpacked, not installed).
+	scripts/build-module.sh "$(scripts/stock-kernel.sh --headers 6.12-arm64)" \
+		"$cache/modbuild/6.12.117+deb12-arm64"
+fi
 debug_build=$cache/modbuild/x86_64-debug
 debug_pv_build=$cache/modbuild/x86_64-debug-nokasan
 debug_arm64_build=$cache/modbuild/arm64-debug
