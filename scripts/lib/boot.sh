@@ -108,7 +108,7 @@ boot_xen_image() {
 # Fill the array boot_cmd with the QEMU command line for boot_arch.
 boot_qemu_cmd() {
 	local mode=$1 kernel=$2 initrd=$3 kargs=$4 mem=$5 xen_append=$6 console=$7 chan=$8 xen
-	local xargs dargs qemu=qemu-system-x86_64 side=(-serial chardev:r) cpu=qemu64,+svm pvh=()
+	local xargs dargs qemu=qemu-system-x86_64 side=(-serial chardev:r) cpu=qemu64,+svm pvh=() smp=2
 	shift 8
 	boot_check_arch || return 1
 	if [ "$boot_arch" = arm64 ]; then
@@ -117,8 +117,9 @@ boot_qemu_cmd() {
 		qemu=qemu-system-aarch64 side=(-device virtio-serial-device -device virtconsole,chardev=r)
 	elif [ "$mode/$boot_dom0" = xen/pvh ]; then
 		# HAP needs +npt: without it "Error creating d0: -95". Xen builds a PVH dom0 only
-		# with an IOMMU; q35 it is (a -M of the caller's comes later and wins).
-		cpu+=,+npt pvh=(-M q35 -device amd-iommu)
+		# with an IOMMU; q35 it is (a -M of the caller's comes later and wins). One CPU and
+		# one dom0 vCPU (below).
+		cpu+=,+npt pvh=(-M q35 -device amd-iommu) smp=1
 	fi
 	# thread=single: with multi-threaded TCG (QEMU 7.2), a vCPU sometimes still executes the
 	# int3 that text_poke_bp() on the other vCPU has already replaced, and the guest oopses
@@ -126,9 +127,9 @@ boot_qemu_cmd() {
 	# runs oops with MTTCG, 0 of 5 with one TCG thread). boot_tcg=multi is for runs that flip
 	# no key under load and need two vCPUs really in parallel (run-bench.sh --mttcg).
 	# shellcheck disable=SC2054
-	boot_cmd=("$qemu" "${pvh[@]}" -accel "tcg,thread=${boot_tcg:-single}" -smp 2 -nodefaults -display none
-		-monitor none -no-reboot -m "$mem" -serial "file:$console" -chardev "file,path=$chan,id=r"
-		"${side[@]}" "$@")
+	boot_cmd=("$qemu" "${pvh[@]}" -accel "tcg,thread=${boot_tcg:-single}" -smp "$smp" -nodefaults
+		-display none -monitor none -no-reboot -m "$mem" -serial "file:$console"
+		-chardev "file,path=$chan,id=r" "${side[@]}" "$@")
 	case $boot_arch/$mode in
 	x86_64/qemu)
 		boot_cmd+=(-kernel "$kernel" -initrd "$initrd" -append "console=ttyS0 $kargs")
@@ -148,11 +149,11 @@ boot_qemu_cmd() {
 		# -cpu qemu64,+svm: with -cpu max dom0 dies on its first exception (qemu-xen.md).
 		xargs="console=com1 com1=115200,8n1 dom0_mem=768M,max:768M $xargs"
 		dargs="console=hvc0 earlyprintk=xen $kargs"
-		# A PVH dom0 gets one vCPU. With two, vCPU 1 now and then takes an interrupt a second
-		# time at its handler's first instruction, IF clear (README.rst, "Known limits"),
-		# with no module loaded too: opening ttyS1 livelocked it at once, 2 of 6 KUnit runs
-		# crashed. With one: ttyS1 carries 2000 lines, 12 of 12 KUnit runs passed.
-		# dom0_max_vcpus=2 in XEN_APPEND wins.
+		# A PVH dom0 runs alone on one CPU. Its vCPUs now and then take an interrupt a second
+		# time at the handler's first instruction, IF clear (README.rst, "Known limits"), with
+		# no module loaded too. With 2 CPUs and 2 dom0 vCPUs opening ttyS1 livelocked dom0 at
+		# once and 2 of 6 KUnit runs crashed; with dom0_max_vcpus=1, 0 of 12 KUnit runs but 3
+		# of 4 demo runs; with -smp 1 as well, 0 of 12 KUnit and 0 of 11 demo runs.
 		[ "$boot_dom0" = pv ] || xargs="dom0=pvh dom0_max_vcpus=1 $xargs"
 		# Multiboot module list: "," separates modules, ",," is a literal comma.
 		# shellcheck disable=SC2054 # the commas belong to QEMU options
