@@ -4,7 +4,7 @@
 # x86_64 (PV, and PVH: auto-translated) and arm64 (auto-translated), each with a real driver
 # probed on uswiotlb (NVMe, virtio-blk), the same on the debug kernel (KASAN, lockdep, kmemleak,
 # UBSAN, DMA-API debug), and the demo (NVMe + NIC traffic through uswiotlb) on Debian's stock
-# 6.12 and 6.1 kernels as PV dom0.
+# 6.12 and 6.1 kernels as PV dom0, and a short one on 6.12 as PVH dom0.
 #
 #   scripts/check.sh [arm64|debug]   arm64: only the arm64 build and KUnit runs (make check-arm64)
 #                                    debug: only the debug kernels' runs (make check-debug), with
@@ -210,6 +210,12 @@ if [ "$x86" = 1 ]; then
 		run_counted ".results/check-demo-$k.log" scripts/run-demo.sh --krel "$k" \
 			--module "$cache/modbuild/$k/src/uswiotlb.ko" --tools tools/build/workload
 	done
+	# The same in a PVH dom0 (make demo-pvh), with less data per workload run: ~100 s.
+	k=${stock[0]}
+	step "demo on stock $k (Xen PVH dom0, NVMe + 2 e1000), 16M + 500 frames per run"
+	run_counted ".results/check-demo-pvh-$k.log" scripts/run-demo.sh --pvh --krel "$k" \
+		--module "$cache/modbuild/$k/src/uswiotlb.ko" --tools tools/build/workload \
+		--blk-bytes 16M --net-frames 500
 fi
 
 if [ "$x86" = 1 ]; then
