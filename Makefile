@@ -6,6 +6,7 @@
 #   make check-debug                    only the debug kernel's runs (KASAN, lockdep, kmemleak...)
 #   make demo [KVER=6.12|6.1]           uswiotlb carrying NVMe + NIC DMA in a Xen PV dom0
 #   make demo-all                       the demo on both stock kernels
+#   make demo-pvh                       the demo in a Xen PVH dom0 (auto-translated), stock 6.12
 #   make bench                          dma_map_benchmark: uswiotlb vs the kernel's own DMA ops
 #   make mutants [MUTANTS="a b"]        one-line mutants of src/ (scripts/mutants.txt): all killed?
 #   make soak [ARMS="flip kernel"]      the demo's workloads on many fresh boots, per arm: stalls,
@@ -46,6 +47,9 @@ demo-all:
 demo-guests:
 	scripts/demo.sh --guests 6.12 6.1
 
+demo-pvh:
+	scripts/demo.sh --pvh 6.12
+
 mutants:
 	scripts/mutants.sh $(MUTANTS)
 
@@ -57,4 +61,4 @@ bench:
 	$(MAKE) -C tools bench
 	scripts/run-bench.sh
 
-.PHONY: all modules clean check check-arm64 check-debug check-host demo demo-all demo-guests bench mutants soak
+.PHONY: all modules clean check check-arm64 check-debug check-host demo demo-all demo-guests demo-pvh bench mutants soak

@@ -1,10 +1,10 @@
 #!/bin/bash
 # `make check`: install what is needed, build the module for every supported kernel without
 # warnings, lint it, run the host tests, the KUnit suites in plain QEMU and in a Xen dom0 on
-# x86_64 (PV) and arm64 (auto-translated), each with a real driver probed on uswiotlb (NVMe,
-# virtio-blk), the same on the debug kernel (KASAN, lockdep, kmemleak, UBSAN, DMA-API debug),
-# and the demo (NVMe + NIC traffic through uswiotlb) on Debian's stock 6.12 and 6.1 kernels as
-# PV dom0.
+# x86_64 (PV, and PVH: auto-translated) and arm64 (auto-translated), each with a real driver
+# probed on uswiotlb (NVMe, virtio-blk), the same on the debug kernel (KASAN, lockdep, kmemleak,
+# UBSAN, DMA-API debug), and the demo (NVMe + NIC traffic through uswiotlb) on Debian's stock
+# 6.12 and 6.1 kernels as PV dom0, and a short one on 6.12 as PVH dom0.
 #
 #   scripts/check.sh [arm64|debug]   arm64: only the arm64 build and KUnit runs (make check-arm64)
 #                                    debug: only the debug kernels' runs (make check-debug), with
@@ -137,30 +137,31 @@ if [ "$x86" = 1 ]; then
 fi
 
 # Plain QEMU gets an IOMMU and a driver-less PCI device behind it, for the attach refusal. The
-# Xen PV dom0 (Xen hides the IOMMU) gets the PCI device for a real probe on uswiotlb, and an NVMe
-# disk (--probe) whose driver is re-probed on uswiotlb.
+# Xen dom0 (Xen hides the IOMMU), PV or PVH, gets the PCI device for a real probe on uswiotlb,
+# and an NVMe disk (--probe) whose driver is re-probed on uswiotlb.
 iommu="-M q35 -device intel-iommu -device pci-testdev"
-kunit_x86() { # MODE KDIR BUILD LABEL KUNIT-ARGS [run-kunit.sh options...]
-	local mode=$1 k=$2 b=$3 label=$4 kargs=$5
+kunit_x86() { # MODE KDIR BUILD LABEL KUNIT-ARGS [run-kunit.sh options...]; MODE qemu|xen|pvh
+	local mode=$1 k=$2 b=$3 label=$4 kargs=$5 how=(--mode "$1")
 	shift 5
 	step "KUnit x86_64 in $mode ($label)"
 	# Defaults first: a --qemu-args of the caller's comes later and wins.
-	if [ "$mode" = xen ]; then
-		set -- --probe --qemu-args "-device pci-testdev" "$@"
-	else
+	if [ "$mode" = qemu ]; then
 		set -- --qemu-args "$iommu" "$@"
+	else
+		set -- --probe --qemu-args "-device pci-testdev" "$@"
 	fi
+	[ "$mode" != pvh ] || how=(--mode xen --dom0 pvh)
 	# shellcheck disable=SC2086 # KUNIT-ARGS: words, none when empty
 	run_counted ".results/check-$label-$mode.log" \
-		scripts/run-kunit.sh --mode "$mode" --mem 6G --kdir "$k" --name "$label-$mode" \
+		scripts/run-kunit.sh "${how[@]}" --mem 6G --kdir "$k" --name "$label-$mode" \
 		--skips "$label-$mode" "$@" \
 		-- "$b/src/uswiotlb.ko" pool_size=$kunit_pool -- "$b/kunit/uswiotlb_kunit.ko" $kargs
 }
 if [ "$x86" = 1 ]; then
-	for mode in qemu xen; do
+	for mode in qemu xen pvh; do
 		kunit_x86 "$mode" "$kdir" "$top" kunit "" --timeout 600
 	done
-	for mode in qemu xen; do
+	for mode in qemu xen pvh; do
 		kunit_x86 "$mode" "$kdir_61" "$cache/modbuild/x86_64@6.1" kunit-61 "" --timeout 600
 	done
 fi
@@ -219,6 +220,12 @@ if [ "$x86" = 1 ]; then
 		run_counted ".results/check-guests-$k.log" scripts/run-demo.sh --guests --krel "$k" \
 			--module "$cache/modbuild/$k/src/uswiotlb.ko" --tools tools/build/workload
 	done
+	# The same in a PVH dom0 (make demo-pvh), with less data per workload run: ~100 s.
+	k=${stock[0]}
+	step "demo on stock $k (Xen PVH dom0, NVMe + 2 e1000), 16M + 500 frames per run"
+	run_counted ".results/check-demo-pvh-$k.log" scripts/run-demo.sh --pvh --krel "$k" \
+		--module "$cache/modbuild/$k/src/uswiotlb.ko" --tools tools/build/workload \
+		--blk-bytes 16M --net-frames 500
 fi
 
 if [ "$x86" = 1 ]; then

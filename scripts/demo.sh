@@ -1,11 +1,13 @@
 #!/bin/bash
-# `make demo` / `make demo-all`: uswiotlb carrying an NVMe disk and two NICs in a Xen PV dom0
-# running Debian's stock kernel, under QEMU; see scripts/run-demo.sh and scripts/init/demo.
+# `make demo` / `make demo-all` / `make demo-pvh`: uswiotlb carrying an NVMe disk and two NICs in
+# a Xen PV (or PVH) dom0 running Debian's stock kernel, under QEMU; see scripts/run-demo.sh and
+# scripts/init/demo.
 #
-#   scripts/demo.sh [--guests] [6.12|6.1]...     (default 6.12)
+#   scripts/demo.sh [--guests|--pvh] [6.12|6.1]...     (default 6.12)
 #
 # --guests: the guests demo (make demo-guests): PV domUs' disk and network I/O through blkback
 # and netback on uswiotlb.
+# --pvh: the demo in a PVH dom0 (make demo-pvh): auto-translated, no p2m.
 #
 # Installs what it needs, fetches the stock kernel image, builds uswiotlb.ko against that
 # kernel's headers and the workload tools, boots, and prints the report. Exits non-zero if any
@@ -15,8 +17,8 @@ set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 cache=${USWIOTLB_CACHE:-$HOME/.cache/uswiotlb}
-guests=()
-[ "${1-}" != --guests ] || { guests=(--guests); shift; }
+how=()
+case ${1-} in --guests | --pvh) how=("$1"); shift ;; esac
 [ $# -gt 0 ] || set -- 6.12
 
 scripts/deps.sh
@@ -30,7 +32,7 @@ for kver in "$@"; do
 	esac
 	build=$cache/modbuild/$krel
 	scripts/build-module.sh "/usr/src/linux-headers-$krel" "$build"
-	scripts/run-demo.sh "${guests[@]}" --krel "$krel" --module "$build/src/uswiotlb.ko" \
+	scripts/run-demo.sh "${how[@]}" --krel "$krel" --module "$build/src/uswiotlb.ko" \
 		--tools tools/build/workload || rc=1
 done
 exit $rc

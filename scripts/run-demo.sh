@@ -1,7 +1,7 @@
 #!/bin/bash
-# Boot Xen 4.17 under QEMU (TCG) with one of Debian's stock kernels as PV dom0, an emulated NVMe
-# disk and two e1000 NICs on one QEMU hub (nothing leaves the VM), and run the demo there
-# (scripts/init/demo): uswiotlb carries the devices' DMA, verified, with force flipped live.
+# Boot Xen 4.17 under QEMU (TCG) with one of Debian's stock kernels as PV (or PVH) dom0, an
+# emulated NVMe disk and two e1000 NICs on one QEMU hub (nothing leaves the VM), and run the demo
+# there (scripts/init/demo): uswiotlb carries the devices' DMA, verified, with force flipped live.
 #
 #   scripts/run-demo.sh --krel KERNELRELEASE --module uswiotlb.ko --tools DIR [OPTIONS]
 #
@@ -14,6 +14,7 @@
 #                    and PV domUs (the same stock kernel) whose blkfront disk blkback serves
 #                    from the NVMe and whose two vifs netback bridges to the e1000s, on the
 #                    kernel's ops and on uswiotlb; --blk-bytes is per domU run (default 16M)
+#   --pvh            dom0 is a PVH domain (auto-translated, one vCPU; scripts/lib/boot.sh)
 #   --trace          record QEMU's NVMe trace events (nvme.trace, kept gzipped if the run lost
 #                    a command; scripts/nvme-trace.py LOGDIR reads it)
 #   -v, --verbose    stream the console to stderr
@@ -42,6 +43,7 @@ while [ $# -gt 0 ]; do
 	--blk-bytes) blk_bytes=${2-}; shift 2 ;;
 	--net-frames) net_frames=${2-}; shift 2 ;;
 	--guests) init=guests; shift ;;
+	--pvh) boot_dom0=pvh; shift ;;
 	--trace) trace=1; shift ;;
 	-v | --verbose) verbose=1; shift ;;
 	-h | --help) usage ;;
@@ -60,6 +62,8 @@ done
 [[ $net_frames =~ ^[0-9]+$ ]] || die "--net-frames wants a number"
 stock=$("$here/stock-kernel.sh" "$krel")
 kernel=$stock/boot/vmlinuz-$krel
+[ "$boot_dom0" = pv ] || [ "$init" = demo ] || die "--pvh is for the demo, not --guests"
+[ "$boot_dom0" = pv ] || [ -n "$name" ] || name=$init-pvh-$krel
 name=${name:-$init-$krel}
 [[ $name =~ ^[A-Za-z0-9_+-][A-Za-z0-9._+-]*$ ]] || die "--name must be a plain file name"
 
@@ -107,7 +111,7 @@ disk=$out/nvme.img
 truncate -s 256M "$disk"
 
 # Unknown NAME=VALUE words on the kernel command line reach /init as environment variables.
-kargs="$boot_kargs DEMO_BLK_BYTES=$blk_bytes DEMO_NET_FRAMES=$net_frames"
+kargs="$boot_kargs DEMO_BLK_BYTES=$blk_bytes DEMO_NET_FRAMES=$net_frames DEMO_DOM0=${boot_dom0^^}"
 boot_demo_devices "$disk"
 [ "$trace" = 0 ] || boot_nvme_trace "$out/nvme.trace"
 boot_qemu_cmd xen "$kernel" "$initrd" "$kargs" "$mem" "" "$console" "$chan" "${boot_devs[@]}" ||
@@ -115,7 +119,7 @@ boot_qemu_cmd xen "$kernel" "$initrd" "$kargs" "$mem" "" "$console" "$chan" "${b
 printf '%q ' "${boot_cmd[@]}" >"$out/qemu-cmdline"
 echo >>"$out/qemu-cmdline"
 
-echo "run-demo: Xen 4.17 + $krel PV dom0, NVMe + 2x e1000, $init (logs: $out)"
+echo "run-demo: Xen 4.17 + $krel ${boot_dom0^^} dom0, NVMe + 2x e1000, $init (logs: $out)"
 boot_run "$tmo" "$console" "$chan" "$verbose" "$out/qemu.out"
 
 # --- Verdict -------------------------------------------------------------------------------
@@ -165,7 +169,8 @@ trouble=$(boot_trouble xen "$console")
 	echo "checks: $passed passed, $failed failed; boot to verdict ${boot_wall}s"
 } | tee "$out/report.txt"
 {
-	echo "krel=$krel wall=${boot_wall}s state=$boot_state qemu_rc=$boot_qrc nvme_lost=${stall%% *}"
+	echo "krel=$krel dom0=$boot_dom0 wall=${boot_wall}s state=$boot_state qemu_rc=$boot_qrc" \
+		"nvme_lost=${stall%% *}"
 	[ ${#fail[@]} -eq 0 ] || printf 'fail: %s\n' "${fail[@]}"
 } >"$out/summary.txt"
 if [ ${#fail[@]} -gt 0 ]; then

@@ -5,8 +5,10 @@
 #   scripts/run-kunit.sh --mode qemu|xen --kdir KDIR [OPTIONS] -- MOD1.ko [ARGS...] [-- MOD2.ko ...]
 #
 #   --arch ARCH        x86_64 (default) or arm64 (QEMU virt board; KDIR, modules built for it)
+#   --dom0 TYPE        xen mode on x86_64: pv (default) or pvh (auto-translated, one vCPU; q35
+#                      with an AMD IOMMU that Xen keeps, HAP on nested paging: lib/boot.sh)
 #   --timeout S        bound on the whole boot (default 300)
-#   --name LABEL       log directory name (default: the mode, MODE-arm64 on arm64)
+#   --name LABEL       log directory name (default: the mode, MODE-arm64 on arm64, xen-pvh)
 #   --results DIR      where LABEL/ goes (default $PWD/.results)
 #   --filter GLOB      kunit.filter_glob (SUITE[.TEST]); only matching suites are expected
 #   --append ARGS      extra kernel (dom0) command line
@@ -52,6 +54,7 @@ channel=serial verbose=0 xen_append="" mem=1G
 while [ $# -gt 0 ]; do
 	case $1 in
 	--arch) boot_arch=${2-}; shift 2 ;;
+	--dom0) boot_dom0=${2-}; shift 2 ;;
 	--mode) mode=${2-}; shift 2 ;;
 	--kdir) kdir=${2-}; shift 2 ;;
 	--timeout) tmo=${2-}; shift 2 ;;
@@ -79,11 +82,13 @@ done
 [ -n "$kdir" ] || usage
 [ "$channel" = serial ] || [ "$channel" = console ] || usage
 boot_check_arch || usage
+[ "$mode" = xen ] || [ "$boot_dom0" = pv ] || die "--dom0 is for xen mode"
 [[ $tmo =~ ^[0-9]+$ ]] || die "--timeout wants whole seconds"
 [ $# -ge 2 ] || die "no modules given (-- MOD.ko [ARGS...])"
 kimage=$(boot_kernel_image "$kdir")
 [ -f "$kimage" ] || die "no kernel image at $kimage"
 [ "$boot_arch" = x86_64 ] || [ -n "$name" ] || name=$mode-$boot_arch
+[ "$boot_dom0" = pv ] || [ -n "$name" ] || name=$mode-$boot_dom0
 name=${name:-$mode}
 [[ $name =~ ^[A-Za-z0-9_+-][A-Za-z0-9._+-]*$ ]] || die "--name must be a plain file name"
 ksrc=$("$here/kernel-source.sh")
