@@ -215,11 +215,6 @@ if [ "$x86" = 1 ]; then
 		run_counted ".results/check-demo-$k.log" scripts/run-demo.sh --krel "$k" \
 			--module "$cache/modbuild/$k/src/uswiotlb.ko" --tools tools/build/workload
 	done
-	for k in "${stock[@]}"; do
-		step "guests demo on stock $k (PV domUs' disk and network through blkback, netback)"
-		run_counted ".results/check-guests-$k.log" scripts/run-demo.sh --guests --krel "$k" \
-			--module "$cache/modbuild/$k/src/uswiotlb.ko" --tools tools/build/workload
-	done
 	# The same in a PVH dom0 (make demo-pvh), with less data per workload run: ~100 s.
 	k=${stock[0]}
 	step "demo on stock $k (Xen PVH dom0, NVMe + 2 e1000), 16M + 500 frames per run"
