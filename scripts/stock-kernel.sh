@@ -34,7 +34,9 @@ else
 	pkg=linux-image-$krel
 fi
 
-version() { apt-cache show --no-all-versions "$pkg:$arch" 2>/dev/null | sed -n 's/^Version: //p' | head -n 1; }
+version() {
+	apt-cache show --no-all-versions "$pkg:$arch" 2>/dev/null | sed -n 's/^Version: //p' | head -n 1
+}
 ver=$(version)
 if [ -z "$ver" ]; then
 	sudo=""
@@ -44,26 +46,27 @@ if [ -z "$ver" ]; then
 fi
 [ -n "$ver" ] || { echo "stock-kernel: $pkg:$arch is not in the apt lists" >&2; exit 1; }
 dir=$cache/stock/$pkg-$ver
-
-if [ "$what" = headers ]; then
-	build=$dir/usr/src/$pkg
-	kbuild=/usr/lib/linux-kbuild-${krel%-*}
-	[ -d "$kbuild/scripts" ] || { echo "stock-kernel: no $kbuild on the host" >&2; exit 1; }
-	if [ ! -f "$dir/.uswiotlb-unpacked" ]; then
-		echo "stock-kernel: fetching $pkg:$arch $ver" >&2
-		debs_unpack "$dir" "$pkg:$arch=$ver"
-		ln -sfn "$kbuild/scripts" "$build/scripts"
-		ln -sfn "$kbuild/tools" "$build/tools"
-		touch "$dir/.uswiotlb-unpacked"
-	fi
-	echo "$build"
-	exit 0
+build=$dir/usr/src/$pkg
+kbuild=/usr/lib/linux-kbuild-${krel%-*}
+if [ "$what" = headers ] && [ ! -d "$kbuild/scripts" ]; then
+	echo "stock-kernel: no $kbuild on the host" >&2
+	exit 1
 fi
+
 if [ ! -f "$dir/.uswiotlb-unpacked" ]; then
 	echo "stock-kernel: fetching $pkg:$arch $ver" >&2
 	debs_unpack "$dir" "$pkg:$arch=$ver"
-	depmod -b "$dir" "$krel"
+	if [ "$what" = headers ]; then
+		ln -sfn "$kbuild/scripts" "$build/scripts"
+		ln -sfn "$kbuild/tools" "$build/tools"
+	else
+		depmod -b "$dir" "$krel"
+	fi
 	touch "$dir/.uswiotlb-unpacked"
+fi
+if [ "$what" = headers ]; then
+	echo "$build"
+	exit 0
 fi
 [ -f "$dir/boot/vmlinuz-$krel" ] || { echo "stock-kernel: no vmlinuz in $dir" >&2; exit 1; }
 echo "$dir"
