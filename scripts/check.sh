@@ -4,7 +4,8 @@
 # x86_64 (PV, and PVH: auto-translated) and arm64 (auto-translated), each with a real driver
 # probed on uswiotlb (NVMe, virtio-blk), the same on the debug kernel (KASAN, lockdep, kmemleak,
 # UBSAN, DMA-API debug), and the demo (NVMe + NIC traffic through uswiotlb) on Debian's stock
-# 6.12 and 6.1 kernels as PV dom0, and a short one on 6.12 as PVH dom0.
+# 6.12 and 6.1 kernels as PV dom0, a short one on 6.12 as PVH dom0, and the guests demo (PV
+# domUs' disk and network through blkback and netback) on both.
 #
 #   scripts/check.sh [arm64|debug]   arm64: only the arm64 build and KUnit runs (make check-arm64)
 #                                    debug: only the debug kernels' runs (make check-debug), with
@@ -221,6 +222,13 @@ if [ "$x86" = 1 ]; then
 	run_counted ".results/check-demo-pvh-$k.log" scripts/run-demo.sh --pvh --krel "$k" \
 		--module "$cache/modbuild/$k/src/uswiotlb.ko" --tools tools/build/workload \
 		--blk-bytes 16M --net-frames 500
+	# The guests demo (make demo-guests): PV domUs' disk and network through blkback and
+	# netback, 10 s per measured domU run: ~4 min per kernel.
+	for k in "${stock[@]}"; do
+		step "guests demo on stock $k (PV domUs on blkback and netback, 10 s runs)"
+		run_counted ".results/check-guests-$k.log" scripts/run-demo.sh --guests --run-secs 10 \
+			--krel "$k" --module "$cache/modbuild/$k/src/uswiotlb.ko" --tools tools/build/workload
+	done
 fi
 
 if [ "$x86" = 1 ]; then

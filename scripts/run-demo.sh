@@ -14,6 +14,9 @@
 #                    and PV domUs (the same stock kernel) whose blkfront disk blkback serves
 #                    from the NVMe and whose two vifs netback bridges to the e1000s, on the
 #                    kernel's ops and on uswiotlb; --blk-bytes is per domU run (default 16M)
+#   --run-secs N     --guests: seconds of each measured domU run (default 20)
+#   --domu TYPE      --guests: pv (default) or pvh domUs (QEMU then offers nested paging, which
+#                    Xen's HAP needs)
 #   --pvh            dom0 is a PVH domain (auto-translated, one vCPU; scripts/lib/boot.sh)
 #   --trace          record QEMU's NVMe trace events (nvme.trace, kept gzipped if the run lost
 #                    a command; scripts/nvme-trace.py LOGDIR reads it)
@@ -31,7 +34,7 @@ usage() { sed -n '/^#   scripts/,/^#   -v/s/^# \{0,3\}//p' "$0" >&2; exit 2; }
 die() { echo "run-demo: $*" >&2; exit 2; }
 
 krel="" ko="" tools="" tmo=900 name="" results=$PWD/.results verbose=0
-blk_bytes="" net_frames="" init=demo trace=0
+blk_bytes="" net_frames="" init=demo trace=0 run_secs=20 domu=pv
 while [ $# -gt 0 ]; do
 	case $1 in
 	--krel) krel=${2-}; shift 2 ;;
@@ -43,6 +46,8 @@ while [ $# -gt 0 ]; do
 	--blk-bytes) blk_bytes=${2-}; shift 2 ;;
 	--net-frames) net_frames=${2-}; shift 2 ;;
 	--guests) init=guests; shift ;;
+	--run-secs) run_secs=${2-}; shift 2 ;;
+	--domu) domu=${2-}; shift 2 ;;
 	--pvh) boot_dom0=pvh; shift ;;
 	--trace) trace=1; shift ;;
 	-v | --verbose) verbose=1; shift ;;
@@ -60,6 +65,8 @@ done
 [ -n "$net_frames" ] || { net_frames=1500; [ "$init" = demo ] || net_frames=500; }
 [[ $blk_bytes =~ ^[0-9]+[KMG]?$ ]] || die "--blk-bytes wants e.g. 48M"
 [[ $net_frames =~ ^[0-9]+$ ]] || die "--net-frames wants a number"
+[[ $run_secs =~ ^[1-9][0-9]*$ ]] || die "--run-secs wants a whole number of seconds"
+[[ $domu =~ ^(pv|pvh)$ ]] || die "--domu is pv or pvh"
 stock=$("$here/stock-kernel.sh" "$krel")
 kernel=$stock/boot/vmlinuz-$krel
 [ "$boot_dom0" = pv ] || [ "$init" = demo ] || die "--pvh is for the demo, not --guests"
@@ -112,6 +119,10 @@ truncate -s 256M "$disk"
 
 # Unknown NAME=VALUE words on the kernel command line reach /init as environment variables.
 kargs="$boot_kargs DEMO_BLK_BYTES=$blk_bytes DEMO_NET_FRAMES=$net_frames DEMO_DOM0=${boot_dom0^^}"
+if [ "$init" = guests ]; then
+	kargs+=" DEMO_RUN_SECS=$run_secs DEMO_DOMU=$domu"
+	[ "$domu" = pv ] || boot_hap=1
+fi
 boot_demo_devices "$disk"
 [ "$trace" = 0 ] || boot_nvme_trace "$out/nvme.trace"
 boot_qemu_cmd xen "$kernel" "$initrd" "$kargs" "$mem" "" "$console" "$chan" "${boot_devs[@]}" ||
@@ -169,8 +180,8 @@ trouble=$(boot_trouble xen "$console")
 	echo "checks: $passed passed, $failed failed; boot to verdict ${boot_wall}s"
 } | tee "$out/report.txt"
 {
-	echo "krel=$krel dom0=$boot_dom0 wall=${boot_wall}s state=$boot_state qemu_rc=$boot_qrc" \
-		"nvme_lost=${stall%% *}"
+	echo "krel=$krel dom0=$boot_dom0 cpus=${boot_pin:-all} wall=${boot_wall}s" \
+		"state=$boot_state qemu_rc=$boot_qrc nvme_lost=${stall%% *}"
 	[ ${#fail[@]} -eq 0 ] || printf 'fail: %s\n' "${fail[@]}"
 } >"$out/summary.txt"
 if [ ${#fail[@]} -gt 0 ]; then

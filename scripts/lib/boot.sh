@@ -120,6 +120,8 @@ boot_qemu_cmd() {
 		# with an IOMMU; q35 it is (a -M of the caller's comes later and wins). One CPU and
 		# one dom0 vCPU (below).
 		cpu+=,+npt pvh=(-M q35 -device amd-iommu) smp=1
+	elif [ "${boot_hap:-0}" = 1 ]; then
+		cpu+=,+npt # HVM and PVH domUs of a PV dom0: HAP too
 	fi
 	# thread=single: with multi-threaded TCG (QEMU 7.2), a vCPU sometimes still executes the
 	# int3 that text_poke_bp() on the other vCPU has already replaced, and the guest oopses
@@ -202,6 +204,37 @@ boot_restricted_pool() {
 	boot_cmd+=(-dtb "$dtb")
 }
 
+# boot_pin: the host CPU list QEMU runs on (taskset -c), chosen by boot_run. With one TCG
+# thread the guest's full barriers become no host barrier at all (tcg_gen_mb() emits nothing
+# without CF_PARALLEL), so a device model in QEMU's main-loop thread on the other host core can
+# miss a store of the guest's, as in the shadow doorbell race that loses NVMe commands (README,
+# "Known limits"). Both threads on one host core never run at the same moment: the race cannot
+# happen. USW_QEMU_CPUS overrides the choice ("all": not pinned). Runs with multi-threaded TCG
+# are never pinned: their barriers are real.
+boot_pin=""
+boot_pin_fd=""
+boot_pick_cpu() {
+	local n c
+	boot_pin=${USW_QEMU_CPUS-}
+	if [ "${boot_tcg:-single}" = multi ] || [ "$boot_pin" = all ]; then
+		boot_pin=""
+		return
+	fi
+	[ -z "$boot_pin" ] || return 0
+	# One CPU per QEMU while there are enough (soak.sh runs several at once): the first
+	# whose lock is free, held until QEMU is gone; else the last CPU.
+	n=$(nproc)
+	for ((c = n - 1; c >= 0; c--)); do
+		exec {boot_pin_fd}>"/tmp/uswiotlb-qemu-cpu$c.lock"
+		if flock -n "$boot_pin_fd"; then
+			boot_pin=$c
+			return
+		fi
+		exec {boot_pin_fd}>&-
+	done
+	boot_pin_fd="" boot_pin=$((n - 1))
+}
+
 # boot_run TIMEOUT CONSOLE CHANNEL VERBOSE QEMU-OUT: run boot_cmd until the end marker is on
 # the channel (then give the guest 10 s to power off), a panic is on the console, or TIMEOUT.
 # Sets boot_state (finished|crashed|timeout|running = exited without verdict), boot_qrc and
@@ -215,7 +248,12 @@ boot_run() {
 	# An interrupted run must not leave QEMU behind; only our own children are signalled.
 	trap 'for p in $boot_qpid $boot_tailpid; do kill "$p" 2>/dev/null || true; done' EXIT
 	trap 'exit 130' INT TERM
-	timeout -k 5 "$tmo" "${boot_cmd[@]}" </dev/null >"$qout" 2>&1 &
+	boot_pick_cpu
+	if [ -n "$boot_pin" ]; then
+		timeout -k 5 "$tmo" taskset -c "$boot_pin" "${boot_cmd[@]}" </dev/null >"$qout" 2>&1 &
+	else
+		timeout -k 5 "$tmo" "${boot_cmd[@]}" </dev/null >"$qout" 2>&1 &
+	fi
 	boot_qpid=$!
 	if [ "$verbose" = 1 ]; then
 		tail -n +1 -f "$console" >&2 &
@@ -241,6 +279,8 @@ boot_run() {
 	boot_qrc=0
 	wait "$boot_qpid" || boot_qrc=$?
 	boot_qpid=""
+	[ -z "$boot_pin_fd" ] || exec {boot_pin_fd}>&-
+	boot_pin_fd=""
 	[ -z "$boot_tailpid" ] || kill "$boot_tailpid" 2>/dev/null || true
 	boot_tailpid=""
 	boot_wall=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
