@@ -2,7 +2,7 @@
 # `make check`: install what is needed, build the module for every supported kernel without
 # warnings, lint it, run the host tests, the KUnit suites in plain QEMU and in a Xen dom0 on
 # x86_64 (PV, and PVH: auto-translated) and arm64 (auto-translated), each with a real driver
-# probed on uswiotlb (NVMe, virtio-blk), the same on the debug kernel (KASAN, lockdep, kmemleak,
+# probed on uswiotlb (NVMe, virtio-blk), and in a PVH domU on x86_64, the same on the debug kernel (KASAN, lockdep, kmemleak,
 # UBSAN, DMA-API debug), and the demo (NVMe + NIC traffic through uswiotlb) on Debian's stock
 # 6.12 and 6.1 kernels as PV dom0, a short one on 6.12 as PVH dom0, and the guests demo (PV
 # domUs' disk and network through blkback and netback) on both.
@@ -164,6 +164,17 @@ if [ "$x86" = 1 ]; then
 	done
 	for mode in qemu xen pvh; do
 		kunit_x86 "$mode" "$kdir_61" "$cache/modbuild/x86_64@6.1" kunit-61 "" --timeout 600
+	done
+	# In a PVH domU that a PV dom0 (Debian's stock 6.12, with Xen's toolstack) starts: the
+	# module must take the auto-translated mode there too. ~1 min each.
+	for spec in "kunit $kdir $top" "kunit-61 $kdir_61 $cache/modbuild/x86_64@6.1"; do
+		read -r label k b <<<"$spec"
+		step "KUnit x86_64 in a PVH domU ($label)"
+		run_counted ".results/check-$label-domu-pvh.log" \
+			scripts/run-kunit.sh --mode xen --domu pvh --kdir "$k" --name "$label-domu-pvh" \
+			--skips "$label-domu-pvh" --timeout 900 \
+			--expect "uswiotlb: .* Xen auto-translated, no cache flush hypercall" \
+			-- "$b/src/uswiotlb.ko" pool_size=$kunit_pool -- "$b/kunit/uswiotlb_kunit.ko"
 	done
 fi
 

@@ -106,7 +106,7 @@ if [ "$init" = guests ]; then
 	boot_xen_tools "$("$here/xen-tools.sh")" || die "no Xen toolstack"
 	files+=("${boot_files[@]}"
 		-f "$here/init/domu.cfg:/usw/domu.cfg" -f "$here/init/block-hotplug:/usw/block-hotplug"
-		-f "$here/init/vif-hotplug:/usw/vif-hotplug"
+		-f "$here/init/vif-hotplug:/usw/vif-hotplug" -f "$here/init/toolstack:/usw/toolstack"
 		-f "$kernel:/usw/domu-vmlinuz" -f "$out/domu.cpio:/usw/domu-initrd")
 	mem=3G # dom0 keeps 768M; the domUs take 256M each
 fi

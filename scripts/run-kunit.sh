@@ -7,6 +7,10 @@
 #   --arch ARCH        x86_64 (default) or arm64 (QEMU virt board; KDIR, modules built for it)
 #   --dom0 TYPE        xen mode on x86_64: pv (default) or pvh (auto-translated, one vCPU; q35
 #                      with an AMD IOMMU that Xen keeps, HAP on nested paging: lib/boot.sh)
+#   --domu TYPE        xen mode on x86_64 with a PV dom0: the suites run, on the test kernel,
+#                      in a domU of TYPE (pv or pvh) that dom0 (Debian's stock 6.12: the test
+#                      kernel has no AF_UNIX for xenstored) starts with Debian's toolstack
+#                      (scripts/init/kunit-domu); no --probe or --faults there
 #   --timeout S        bound on the whole boot (default 300)
 #   --name LABEL       log directory name (default: the mode, MODE-arm64 on arm64, xen-pvh)
 #   --results DIR      where LABEL/ goes (default $PWD/.results)
@@ -50,11 +54,12 @@ die() { echo "run-kunit: $*" >&2; exit 2; }
 
 mode="" kdir="" tmo=300 name="" results=$PWD/.results filter="" append="" rmmod=1
 qemu_extra=() probe=0 faults=0 kmemleak=0 expects=() skips=""
-channel=serial verbose=0 xen_append="" mem=1G
+channel=serial verbose=0 xen_append="" mem=1G domu=""
 while [ $# -gt 0 ]; do
 	case $1 in
 	--arch) boot_arch=${2-}; shift 2 ;;
 	--dom0) boot_dom0=${2-}; shift 2 ;;
+	--domu) domu=${2-}; shift 2 ;;
 	--mode) mode=${2-}; shift 2 ;;
 	--kdir) kdir=${2-}; shift 2 ;;
 	--timeout) tmo=${2-}; shift 2 ;;
@@ -83,12 +88,19 @@ done
 [ "$channel" = serial ] || [ "$channel" = console ] || usage
 boot_check_arch || usage
 [ "$mode" = xen ] || [ "$boot_dom0" = pv ] || die "--dom0 is for xen mode"
+if [ -n "$domu" ]; then
+	[[ $domu =~ ^(pv|pvh)$ ]] || die "--domu is pv or pvh"
+	[ "$mode/$boot_arch/$boot_dom0" = xen/x86_64/pv ] || die "--domu needs a PV dom0 on x86_64"
+	[ "$probe$faults" = 00 ] || die "--domu has no disk: no --probe or --faults"
+	[ "$channel" = serial ] || die "--domu reports on the side channel"
+fi
 [[ $tmo =~ ^[0-9]+$ ]] || die "--timeout wants whole seconds"
 [ $# -ge 2 ] || die "no modules given (-- MOD.ko [ARGS...])"
 kimage=$(boot_kernel_image "$kdir")
 [ -f "$kimage" ] || die "no kernel image at $kimage"
 [ "$boot_arch" = x86_64 ] || [ -n "$name" ] || name=$mode-$boot_arch
 [ "$boot_dom0" = pv ] || [ -n "$name" ] || name=$mode-$boot_dom0
+[ -z "$domu" ] || [ -n "$name" ] || name=$mode-domu-$domu
 name=${name:-$mode}
 [[ $name =~ ^[A-Za-z0-9_+-][A-Za-z0-9._+-]*$ ]] || die "--name must be a plain file name"
 ksrc=$("$here/kernel-source.sh")
@@ -176,12 +188,38 @@ BUSYBOX=$busybox "$here/mkinitramfs.sh" -o "$initrd" "${extra_files[@]}" "$@" ||
 
 kargs="$boot_kargs kunit.enable=1"
 [ "$kmemleak" = 0 ] || kargs+=" ktest.kmemleak=1"
-kargs+=" ktest.result=$([ "$channel" = serial ] && boot_result_dev "$mode" || echo console)"
+if [ -n "$domu" ]; then
+	kargs+=" ktest.result=console" # the domU's console, which dom0 relays
+else
+	kargs+=" ktest.result=$([ "$channel" = serial ] && boot_result_dev "$mode" || echo console)"
+fi
 [ "$rmmod" = 1 ] || kargs+=" ktest.rmmod=0"
 [ -z "$filter" ] || kargs+=" kunit.filter_glob=$filter"
 [ -z "$append" ] || kargs+=" $append"
+expect_hv=$(boot_dom0_type) dom0_image=$kimage
+if [ -n "$domu" ]; then
+	# What was built is the domU's initramfs; dom0 (stock) gets it, the test kernel and the
+	# toolstack.
+	mv "$initrd" "$out/domu.cpio"
+	echo "$kargs" >"$out/domu-cmdline"
+	boot_files=()
+	dom0_krel=6.12.117+deb12-amd64
+	stock=$("$here/stock-kernel.sh" "$dom0_krel")
+	dom0_image=$stock/boot/vmlinuz-$dom0_krel
+	boot_stock_group "$stock" "$dom0_krel" "$out/drivers" xen xen-evtchn xenfs xen-privcmd \
+		xen-gntdev xen-gntalloc || die "no Xen drivers in $stock"
+	boot_xen_tools "$("$here/xen-tools.sh")" || die "no Xen toolstack"
+	BUSYBOX=$busybox "$here/mkinitramfs.sh" -o "$initrd" -i "$here/init/kunit-domu" \
+		"${boot_files[@]}" -f "$here/init/toolstack:/usw/toolstack" \
+		-f "$kimage:/usw/domu-vmlinuz" -f "$out/domu.cpio:/usw/domu-initrd" \
+		-f "$out/domu-cmdline:/usw/domu-cmdline" || die "cannot build dom0's initramfs"
+	kargs="$boot_kargs DOMU_TYPE=$domu DOMU_SECS=$((tmo > 180 ? tmo - 120 : 60))"
+	[ "$domu" = pv ] || boot_hap=1
+	expect_hv="type=xen guest_type=${domu^^}"
+	[ "$mem" != 1G ] || mem=2G
+fi
 
-boot_qemu_cmd "$mode" "$kimage" "$initrd" "$kargs" "$mem" "$xen_append" "$console" "$chan" \
+boot_qemu_cmd "$mode" "$dom0_image" "$initrd" "$kargs" "$mem" "$xen_append" "$console" "$chan" \
 	"${qemu_extra[@]}" ||
 	die "cannot set up the QEMU command line"
 if [ "$boot_arch/$mode" = arm64/qemu ]; then
@@ -212,8 +250,8 @@ grep -q '^@@KTEST begin' "$stream" ||
 	fail+=("init never reported (no begin marker on the side channel)")
 hv=$(sed -n 's/^@@KTEST hypervisor //p' "$stream")
 [ -z "$hv" ] || echo "run-kunit: hypervisor: $hv"
-if [ "$mode" = xen ] && [ "$hv" != "$(boot_dom0_type)" ]; then
-	fail+=("dom0 is not a '$(boot_dom0_type)' Xen domain (${hv:-no report})")
+if [ "$mode" = xen ] && [ "$hv" != "$expect_hv" ]; then
+	fail+=("the suites' domain is not a '$expect_hv' Xen domain (${hv:-no report})")
 fi
 
 # Split the stream into one KTAP document per suite.
@@ -228,6 +266,7 @@ while read -r _ what m rest; do
 	insmod-fail) echo "run-kunit: insmod $m: FAIL $rest"; fail+=("insmod $m failed: $rest") ;;
 	rmmod-fail) echo "run-kunit: rmmod $m: FAIL $rest"; fail+=("rmmod $m failed: $rest") ;;
 	taint) boot_taint_ok "$m" || fail+=("kernel tainted ($m)") ;;
+	note) echo "run-kunit: note: $m $rest" ;;
 	esac
 done < <(grep '^@@KTEST ' "$stream")
 
