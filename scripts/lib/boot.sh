@@ -12,8 +12,13 @@
 # translated like arm64's (Xen's HAP under QEMU's nested paging, -cpu +svm,+npt: Debian's Xen has
 # no shadow paging; q35 with an AMD IOMMU, which a PVH dom0 needs and Xen keeps to itself), with
 # one vCPU (boot_qemu_cmd). It reports on ttyS1 too.
+#
+# boot_qemu_aarch64: the qemu-system-aarch64 for arm64 runs (default: the host's, QEMU 7.2). The
+# arm64 demo sets QEMU 10 from bookworm-backports (scripts/qemu-backports.sh) for its NVMe's
+# dbcs=off; a binary not in PATH gets -L with the data directory next to it (../share/qemu).
 boot_arch=${boot_arch:-x86_64}
 boot_dom0=${boot_dom0:-pv}
+boot_qemu_aarch64=${boot_qemu_aarch64:-qemu-system-aarch64}
 boot_scripts=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
 # Every oops, WARN, soft lockup or hung task is a panic, and a panic never reboots into a second
@@ -114,7 +119,8 @@ boot_qemu_cmd() {
 	if [ "$boot_arch" = arm64 ]; then
 		# QEMU's virt board: the console on its PL011, the channel on a virtio console.
 		# shellcheck disable=SC2054 # the commas belong to QEMU options
-		qemu=qemu-system-aarch64 side=(-device virtio-serial-device -device virtconsole,chardev=r)
+		qemu=$boot_qemu_aarch64 side=(-device virtio-serial-device -device virtconsole,chardev=r)
+		[[ $qemu != */* ]] || side+=(-L "$(dirname "$qemu")/../share/qemu")
 	elif [ "$mode/$boot_dom0" = xen/pvh ]; then
 		# HAP needs +npt: without it "Error creating d0: -95". Xen builds a PVH dom0 only
 		# with an IOMMU; q35 it is (a -M of the caller's comes later and wins). One CPU and
