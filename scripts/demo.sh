@@ -5,9 +5,10 @@
 #
 #   scripts/demo.sh [--guests|--pvh] [6.12|6.1|6.12-arm64]...     (default 6.12)
 #
-# 6.12-arm64: Debian's stock arm64 6.12 as the dom0 of Xen 4.17 arm64 (make demo-arm64); the
-# module is cross-built against its headers (scripts/stock-kernel.sh --headers), the workload
-# tools with aarch64-linux-gnu-g++.
+# 6.12-arm64: Debian's stock arm64 6.12 as the dom0 of Xen 4.17 arm64 (make demo-arm64), run
+# twice: with the board's coherent devices, then with a device tree that makes them non-coherent
+# (run-demo.sh --noncoherent). The module is cross-built against the stock headers
+# (scripts/stock-kernel.sh --headers), the workload tools with aarch64-linux-gnu-g++.
 # --guests: the guests demo (make demo-guests): PV domUs' disk and network I/O through blkback
 # and netback on uswiotlb.
 # --pvh: the demo in a PVH dom0 (make demo-pvh): auto-translated, no p2m.
@@ -42,5 +43,8 @@ for kver in "$@"; do
 	scripts/build-module.sh "${headers:-/usr/src/linux-headers-$krel}" "$build"
 	scripts/run-demo.sh "${how[@]}" --krel "$krel" --module "$build/src/uswiotlb.ko" \
 		--tools "$tools" || rc=1
+	# arm64 once more with non-coherent devices: uswiotlb maintains the caches for them.
+	[ "$kver" != 6.12-arm64 ] || scripts/run-demo.sh --noncoherent --krel "$krel" \
+		--module "$build/src/uswiotlb.ko" --tools "$tools" || rc=1
 done
 exit $rc

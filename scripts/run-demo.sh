@@ -21,6 +21,8 @@
 #   --domu TYPE      --guests: pv (default) or pvh domUs (QEMU then offers nested paging, which
 #                    Xen's HAP needs)
 #   --pvh            dom0 is a PVH domain (auto-translated, one vCPU; scripts/lib/boot.sh)
+#   --noncoherent    arm64: the board's device tree without dma-coherent, so that the devices
+#                    are non-coherent and uswiotlb maintains the caches for them
 #   --trace          record QEMU's NVMe trace events (nvme.trace, kept gzipped if the run lost
 #                    a command; scripts/nvme-trace.py LOGDIR reads it)
 #   -v, --verbose    stream the console to stderr
@@ -37,7 +39,7 @@ usage() { sed -n '/^#   scripts/,/^#   -v/s/^# \{0,3\}//p' "$0" >&2; exit 2; }
 die() { echo "run-demo: $*" >&2; exit 2; }
 
 krel="" ko="" tools="" tmo=900 name="" results=$PWD/.results verbose=0
-blk_bytes="" net_frames="" init=demo trace=0 run_secs=20 domu=pv
+blk_bytes="" net_frames="" init=demo trace=0 run_secs=20 domu=pv coherent=1
 while [ $# -gt 0 ]; do
 	case $1 in
 	--krel) krel=${2-}; shift 2 ;;
@@ -52,6 +54,7 @@ while [ $# -gt 0 ]; do
 	--run-secs) run_secs=${2-}; shift 2 ;;
 	--domu) domu=${2-}; shift 2 ;;
 	--pvh) boot_dom0=pvh; shift ;;
+	--noncoherent) coherent=0; shift ;;
 	--trace) trace=1; shift ;;
 	-v | --verbose) verbose=1; shift ;;
 	-h | --help) usage ;;
@@ -76,7 +79,9 @@ if [[ $krel == *-arm64 ]]; then
 		die "--pvh and --guests are x86_64 only"
 	fi
 	boot_qemu_aarch64=$("$here/qemu-backports.sh") || die "no QEMU 10 for arm64"
+	[ "$coherent" = 1 ] || [ -n "$name" ] || name=demo-noncoherent-$krel
 fi
+[ "$coherent" = 1 ] || [ "$boot_arch" = arm64 ] || die "--noncoherent is for arm64"
 busybox=$(boot_busybox) || die "no static busybox for $boot_arch"
 stock=$("$here/stock-kernel.sh" "$krel")
 kernel=$stock/boot/vmlinuz-$krel
@@ -135,6 +140,7 @@ truncate -s 256M "$disk"
 dom0_type=$(boot_dom0_type)
 kargs="$boot_kargs DEMO_BLK_BYTES=$blk_bytes DEMO_NET_FRAMES=$net_frames"
 kargs+=" DEMO_DOM0=${dom0_type#*guest_type=} DEMO_CHANNEL=$(boot_result_dev xen)"
+kargs+=" DEMO_COHERENT=$coherent"
 if [ "$init" = guests ]; then
 	kargs+=" DEMO_RUN_SECS=$run_secs DEMO_DOMU=$domu"
 	[ "$domu" = pv ] || boot_hap=1
@@ -143,11 +149,13 @@ boot_demo_devices "$disk" "$vdisk"
 [ "$trace" = 0 ] || boot_nvme_trace "$out/nvme.trace"
 boot_qemu_cmd xen "$kernel" "$initrd" "$kargs" "$mem" "" "$console" "$chan" "${boot_devs[@]}" ||
 	die "cannot set up the QEMU command line"
+[ "$coherent" = 1 ] || boot_noncoherent "$out/virt.dtb" || die "cannot make a non-coherent DTB"
 printf '%q ' "${boot_cmd[@]}" >"$out/qemu-cmdline"
 echo >>"$out/qemu-cmdline"
 
 devs="NVMe + 2x e1000"
 [ "$boot_arch" != arm64 ] || devs="NVMe + virtio-blk + 2x e1000"
+[ "$coherent" = 1 ] || devs+=", non-coherent"
 echo "run-demo: Xen 4.17 + $krel ${dom0_type#*guest_type=} dom0, $devs, $init (logs: $out)"
 boot_run "$tmo" "$console" "$chan" "$verbose" "$out/qemu.out"
 

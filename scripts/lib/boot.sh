@@ -210,6 +210,22 @@ boot_restricted_pool() {
 	boot_cmd+=(-dtb "$dtb")
 }
 
+# boot_noncoherent DTB: make the arm64 virt board boot_cmd describes boot with its own device
+# tree minus every dma-coherent property (QEMU puts one on the root, fw-cfg, the PCIe host and
+# each virtio-mmio slot), so that under Xen dom0 sees its devices as non-coherent and DMA to them
+# needs cache maintenance. Writes DTB.
+boot_noncoherent() {
+	local dtb=$1
+	"${boot_cmd[@]}" -machine "dumpdtb=$dtb.qemu" >"$dtb.log" 2>&1 || { cat "$dtb.log" >&2; return 1; }
+	dtc -q -I dtb -O dts "$dtb.qemu" | grep -v '^[[:space:]]*dma-coherent;$' |
+		dtc -q -I dts -O dtb -o "$dtb" - || return 1
+	if dtc -q -I dtb -O dts "$dtb" | grep -q dma-coherent; then
+		echo "boot_noncoherent: dma-coherent still in $dtb" >&2
+		return 1
+	fi
+	boot_cmd+=(-dtb "$dtb")
+}
+
 # boot_pin: the host CPU list QEMU runs on (taskset -c), chosen by boot_run. With one TCG
 # thread the guest's full barriers become no host barrier at all (tcg_gen_mb() emits nothing
 # without CF_PARALLEL), so a device model in QEMU's main-loop thread on the other host core can
