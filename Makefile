@@ -7,6 +7,7 @@
 #   make demo [KVER=6.12|6.1]           uswiotlb carrying NVMe + NIC DMA in a Xen PV dom0
 #   make demo-all                       the demo on both stock kernels
 #   make demo-pvh                       the demo in a Xen PVH dom0 (auto-translated), stock 6.12
+#   make demo-arm64                     the demo in an arm64 Xen dom0, stock arm64 6.12
 #   make bench                          dma_map_benchmark: uswiotlb vs the kernel's own DMA ops
 #   make mutants [MUTANTS="a b"]        one-line mutants of src/ (scripts/mutants.txt): all killed?
 #   make soak [ARMS="flip kernel"]      the demo's workloads on many fresh boots, per arm: stalls,
@@ -50,6 +51,9 @@ demo-guests:
 demo-pvh:
 	scripts/demo.sh --pvh 6.12
 
+demo-arm64:
+	scripts/demo.sh 6.12-arm64
+
 mutants:
 	scripts/mutants.sh $(MUTANTS)
 
@@ -61,4 +65,4 @@ bench:
 	$(MAKE) -C tools bench
 	scripts/run-bench.sh
 
-.PHONY: all modules clean check check-arm64 check-debug check-host demo demo-all demo-guests demo-pvh bench mutants soak
+.PHONY: all modules clean check check-arm64 check-debug check-host demo demo-all demo-guests demo-pvh demo-arm64 bench mutants soak

@@ -3,8 +3,12 @@
 # a Xen PV (or PVH) dom0 running Debian's stock kernel, under QEMU; see scripts/run-demo.sh and
 # scripts/init/demo.
 #
-#   scripts/demo.sh [--guests|--pvh] [6.12|6.1]...     (default 6.12)
+#   scripts/demo.sh [--guests|--pvh] [6.12|6.1|6.12-arm64]...     (default 6.12)
 #
+# 6.12-arm64: Debian's stock arm64 6.12 as the dom0 of Xen 4.17 arm64 (make demo-arm64), run
+# twice: with the board's coherent devices, then with a device tree that makes them non-coherent
+# (run-demo.sh --noncoherent). The module is cross-built against the stock headers
+# (scripts/stock-kernel.sh --headers), the workload tools with aarch64-linux-gnu-g++.
 # --guests: the guests demo (make demo-guests): PV domUs' disk and network I/O through blkback
 # and netback on uswiotlb.
 # --pvh: the demo in a PVH dom0 (make demo-pvh): auto-translated, no p2m.
@@ -25,14 +29,22 @@ scripts/deps.sh
 make -s -C tools workload >/dev/null
 rc=0
 for kver in "$@"; do
+	headers="" tools=tools/build/workload
 	case $kver in
 	6.12) krel=6.12.117+deb12-amd64 ;;
 	6.1) krel=6.1.0-56-amd64 ;;
-	*) echo "demo: unknown kernel '$kver' (6.12 or 6.1)" >&2; exit 2 ;;
+	6.12-arm64)
+		krel=6.12.117+deb12-arm64 tools=tools/build/workload-arm64
+		headers=$(scripts/stock-kernel.sh --headers 6.12-arm64)
+		make -s -C tools workload-arm64 >/dev/null ;;
+	*) echo "demo: unknown kernel '$kver' (6.12, 6.1 or 6.12-arm64)" >&2; exit 2 ;;
 	esac
 	build=$cache/modbuild/$krel
-	scripts/build-module.sh "/usr/src/linux-headers-$krel" "$build"
+	scripts/build-module.sh "${headers:-/usr/src/linux-headers-$krel}" "$build"
 	scripts/run-demo.sh "${how[@]}" --krel "$krel" --module "$build/src/uswiotlb.ko" \
-		--tools tools/build/workload || rc=1
+		--tools "$tools" || rc=1
+	# arm64 once more with non-coherent devices: uswiotlb maintains the caches for them.
+	[ "$kver" != 6.12-arm64 ] || scripts/run-demo.sh --noncoherent --krel "$krel" \
+		--module "$build/src/uswiotlb.ko" --tools "$tools" || rc=1
 done
 exit $rc

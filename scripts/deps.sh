@@ -7,8 +7,10 @@ set -euo pipefail
 pkgs=(
 	build-essential bc bison flex libelf-dev libssl-dev dwarves python3 rsync kmod cpio xz-utils
 	busybox-static qemu-system-x86 qemu-utils qemu-system-arm gcc-aarch64-linux-gnu
+	g++-aarch64-linux-gnu
 	linux-source-6.12 linux-source-6.1 linux-headers-6.12.117+deb12-amd64 linux-headers-6.1.0-56-amd64
 	xen-hypervisor-4.17-amd64 device-tree-compiler
+	curl gpgv debian-archive-keyring # qemu-backports.sh
 	g++ cmake libgtest-dev libbenchmark-dev clang libclang-rt-14-dev gnuplot-nox
 )
 

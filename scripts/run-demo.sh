@@ -2,6 +2,9 @@
 # Boot Xen 4.17 under QEMU (TCG) with one of Debian's stock kernels as PV (or PVH) dom0, an
 # emulated NVMe disk and two e1000 NICs on one QEMU hub (nothing leaves the VM), and run the demo
 # there (scripts/init/demo): uswiotlb carries the devices' DMA, verified, with force flipped live.
+# A KERNELRELEASE ending in -arm64 runs it on arm64 instead: Xen 4.17 arm64 on QEMU's virt board
+# (qemu-system-aarch64 10 from bookworm-backports, scripts/qemu-backports.sh, for the NVMe's
+# dbcs=off), the stock kernel as its auto-translated dom0, a virtio-blk disk on virtio-mmio too.
 #
 #   scripts/run-demo.sh --krel KERNELRELEASE --module uswiotlb.ko --tools DIR [OPTIONS]
 #
@@ -18,6 +21,8 @@
 #   --domu TYPE      --guests: pv (default) or pvh domUs (QEMU then offers nested paging, which
 #                    Xen's HAP needs)
 #   --pvh            dom0 is a PVH domain (auto-translated, one vCPU; scripts/lib/boot.sh)
+#   --noncoherent    arm64: the board's device tree without dma-coherent, so that the devices
+#                    are non-coherent and uswiotlb maintains the caches for them
 #   --trace          record QEMU's NVMe trace events (nvme.trace, kept gzipped if the run lost
 #                    a command; scripts/nvme-trace.py LOGDIR reads it)
 #   -v, --verbose    stream the console to stderr
@@ -34,7 +39,7 @@ usage() { sed -n '/^#   scripts/,/^#   -v/s/^# \{0,3\}//p' "$0" >&2; exit 2; }
 die() { echo "run-demo: $*" >&2; exit 2; }
 
 krel="" ko="" tools="" tmo=900 name="" results=$PWD/.results verbose=0
-blk_bytes="" net_frames="" init=demo trace=0 run_secs=20 domu=pv
+blk_bytes="" net_frames="" init=demo trace=0 run_secs=20 domu=pv coherent=1
 while [ $# -gt 0 ]; do
 	case $1 in
 	--krel) krel=${2-}; shift 2 ;;
@@ -49,6 +54,7 @@ while [ $# -gt 0 ]; do
 	--run-secs) run_secs=${2-}; shift 2 ;;
 	--domu) domu=${2-}; shift 2 ;;
 	--pvh) boot_dom0=pvh; shift ;;
+	--noncoherent) coherent=0; shift ;;
 	--trace) trace=1; shift ;;
 	-v | --verbose) verbose=1; shift ;;
 	-h | --help) usage ;;
@@ -67,6 +73,16 @@ done
 [[ $net_frames =~ ^[0-9]+$ ]] || die "--net-frames wants a number"
 [[ $run_secs =~ ^[1-9][0-9]*$ ]] || die "--run-secs wants a whole number of seconds"
 [[ $domu =~ ^(pv|pvh)$ ]] || die "--domu is pv or pvh"
+if [[ $krel == *-arm64 ]]; then
+	boot_arch=arm64
+	if [ "$boot_dom0" != pv ] || [ "$init" != demo ]; then
+		die "--pvh and --guests are x86_64 only"
+	fi
+	boot_qemu_aarch64=$("$here/qemu-backports.sh") || die "no QEMU 10 for arm64"
+	[ "$coherent" = 1 ] || [ -n "$name" ] || name=demo-noncoherent-$krel
+fi
+[ "$coherent" = 1 ] || [ "$boot_arch" = arm64 ] || die "--noncoherent is for arm64"
+busybox=$(boot_busybox) || die "no static busybox for $boot_arch"
 stock=$("$here/stock-kernel.sh" "$krel")
 kernel=$stock/boot/vmlinuz-$krel
 [ "$boot_dom0" = pv ] || [ "$init" = demo ] || die "--pvh is for the demo, not --guests"
@@ -86,7 +102,7 @@ chan=$out/channel.log
 files=(-f "$ko:/usw/uswiotlb.ko" -f "$tools/usw-blkcheck:/usw/usw-blkcheck"
 	-f "$tools/usw-netcheck:/usw/usw-netcheck" -f "$here/init/lib:/usw/lib"
 	-f "$here/init/checks:/usw/checks")
-boot_stock_drivers "$stock" "$krel" "$out/drivers" || die "no nvme or e1000 module in $stock"
+boot_stock_drivers "$stock" "$krel" "$out/drivers" || die "no disk or e1000 modules in $stock"
 files+=("${boot_files[@]}")
 mem=2G
 if [ "$init" = guests ]; then
@@ -111,26 +127,36 @@ if [ "$init" = guests ]; then
 	mem=3G # dom0 keeps 768M; the domUs take 256M each
 fi
 initrd=$out/initramfs.cpio
-"$here/mkinitramfs.sh" -o "$initrd" -i "$here/init/$init" "${files[@]}"
+BUSYBOX=$busybox "$here/mkinitramfs.sh" -o "$initrd" -i "$here/init/$init" "${files[@]}"
 
-# A sparse scratch disk; the workload writes the first --blk-bytes of it.
-disk=$out/nvme.img
+# Sparse scratch disks (the virtio-blk one on arm64 only); the workload writes the first
+# --blk-bytes of each.
+disk=$out/nvme.img vdisk=$out/vda.img
 truncate -s 256M "$disk"
+[ "$boot_arch" != arm64 ] || truncate -s 256M "$vdisk"
 
 # Unknown NAME=VALUE words on the kernel command line reach /init as environment variables.
-kargs="$boot_kargs DEMO_BLK_BYTES=$blk_bytes DEMO_NET_FRAMES=$net_frames DEMO_DOM0=${boot_dom0^^}"
+# DEMO_DOM0 is the guest_type dom0 must report (boot_dom0_type), DEMO_CHANNEL the side channel.
+dom0_type=$(boot_dom0_type)
+kargs="$boot_kargs DEMO_BLK_BYTES=$blk_bytes DEMO_NET_FRAMES=$net_frames"
+kargs+=" DEMO_DOM0=${dom0_type#*guest_type=} DEMO_CHANNEL=$(boot_result_dev xen)"
+kargs+=" DEMO_COHERENT=$coherent"
 if [ "$init" = guests ]; then
 	kargs+=" DEMO_RUN_SECS=$run_secs DEMO_DOMU=$domu"
 	[ "$domu" = pv ] || boot_hap=1
 fi
-boot_demo_devices "$disk"
+boot_demo_devices "$disk" "$vdisk"
 [ "$trace" = 0 ] || boot_nvme_trace "$out/nvme.trace"
 boot_qemu_cmd xen "$kernel" "$initrd" "$kargs" "$mem" "" "$console" "$chan" "${boot_devs[@]}" ||
 	die "cannot set up the QEMU command line"
+[ "$coherent" = 1 ] || boot_noncoherent "$out/virt.dtb" || die "cannot make a non-coherent DTB"
 printf '%q ' "${boot_cmd[@]}" >"$out/qemu-cmdline"
 echo >>"$out/qemu-cmdline"
 
-echo "run-demo: Xen 4.17 + $krel ${boot_dom0^^} dom0, NVMe + 2x e1000, $init (logs: $out)"
+devs="NVMe + 2x e1000"
+[ "$boot_arch" != arm64 ] || devs="NVMe + virtio-blk + 2x e1000"
+[ "$coherent" = 1 ] || devs+=", non-coherent"
+echo "run-demo: Xen 4.17 + $krel ${dom0_type#*guest_type=} dom0, $devs, $init (logs: $out)"
 boot_run "$tmo" "$console" "$chan" "$verbose" "$out/qemu.out"
 
 # --- Verdict -------------------------------------------------------------------------------
@@ -180,8 +206,8 @@ trouble=$(boot_trouble xen "$console")
 	echo "checks: $passed passed, $failed failed; boot to verdict ${boot_wall}s"
 } | tee "$out/report.txt"
 {
-	echo "krel=$krel dom0=$boot_dom0 cpus=${boot_pin:-all} wall=${boot_wall}s" \
-		"state=$boot_state qemu_rc=$boot_qrc nvme_lost=${stall%% *}"
+	echo "krel=$krel arch=$boot_arch dom0=${dom0_type#*guest_type=} cpus=${boot_pin:-all}" \
+		"wall=${boot_wall}s state=$boot_state qemu_rc=$boot_qrc nvme_lost=${stall%% *}"
 	[ ${#fail[@]} -eq 0 ] || printf 'fail: %s\n' "${fail[@]}"
 } >"$out/summary.txt"
 if [ ${#fail[@]} -gt 0 ]; then

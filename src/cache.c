@@ -141,6 +141,7 @@ static void usw_cache_foreign(struct device *dev, phys_addr_t bus, size_t size, 
 		unsigned int len = min_t(size_t, size, XEN_PAGE_SIZE - offset);
 		int ret = hooks->flush(bus, offset, len, op);
 
+		usw_count(cache_foreign);
 		if (ret)
 			dev_err_ratelimited(dev, "uswiotlb: cache flush of %pa+%u failed (%d)\n",
 					    &bus, offset, ret);
@@ -161,11 +162,13 @@ static void usw_cache_foreign(struct device *dev, phys_addr_t bus, size_t size, 
 void usw_cache_for_device(struct device *dev, phys_addr_t bus, size_t size,
 			  enum dma_data_direction dir)
 {
-	if (usw_bus_is_foreign(bus))
+	if (usw_bus_is_foreign(bus)) {
 		usw_cache_foreign(dev, bus, size, dir == DMA_FROM_DEVICE ? GNTTAB_CACHE_INVAL :
 				  GNTTAB_CACHE_CLEAN);
-	else
+	} else {
 		READ_ONCE(usw_cache_hooks)->local(bus, size, USW_CACHE_CLEAN);
+		usw_count(cache_clean);
+	}
 }
 
 /**
@@ -180,10 +183,12 @@ void usw_cache_for_cpu(struct device *dev, phys_addr_t bus, size_t size,
 {
 	if (dir == DMA_TO_DEVICE)
 		return;
-	if (usw_bus_is_foreign(bus))
+	if (usw_bus_is_foreign(bus)) {
 		usw_cache_foreign(dev, bus, size, GNTTAB_CACHE_INVAL);
-	else
+	} else {
 		READ_ONCE(usw_cache_hooks)->local(bus, size, USW_CACHE_INVAL);
+		usw_count(cache_inval);
+	}
 }
 
 /**

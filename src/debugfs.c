@@ -66,6 +66,9 @@ static const struct {
 	{ "foreign_bounced", offsetof(struct usw_stats, foreign_bounced) },
 	{ "map_errors", offsetof(struct usw_stats, errors) },
 	{ "misuse", offsetof(struct usw_stats, misuse) },
+	{ "cache_clean", offsetof(struct usw_stats, cache_clean) },
+	{ "cache_inval", offsetof(struct usw_stats, cache_inval) },
+	{ "cache_foreign", offsetof(struct usw_stats, cache_foreign) },
 };
 
 /**

@@ -36,6 +36,9 @@ enum usw_reason {
  * @foreign_bounced: of the bounced ones, those of such a page
  * @errors: mappings refused (pool full, too large, unreachable)
  * @misuse: unmap or sync calls naming pool memory that is not a live mapping
+ * @cache_clean: ranges of local memory cleaned for a non-coherent device
+ * @cache_inval: ranges of local memory invalidated for the CPU after a non-coherent device
+ * @cache_foreign: GNTTABOP_cache_flush calls for foreign pages (one per Xen page)
  */
 struct usw_stats {
 	unsigned long direct;
@@ -44,6 +47,9 @@ struct usw_stats {
 	unsigned long foreign_bounced;
 	unsigned long errors;
 	unsigned long misuse;
+	unsigned long cache_clean;
+	unsigned long cache_inval;
+	unsigned long cache_foreign;
 };
 
 DECLARE_PER_CPU(struct usw_stats, usw_stats);

@@ -12,8 +12,13 @@
 # translated like arm64's (Xen's HAP under QEMU's nested paging, -cpu +svm,+npt: Debian's Xen has
 # no shadow paging; q35 with an AMD IOMMU, which a PVH dom0 needs and Xen keeps to itself), with
 # one vCPU (boot_qemu_cmd). It reports on ttyS1 too.
+#
+# boot_qemu_aarch64: the qemu-system-aarch64 for arm64 runs (default: the host's, QEMU 7.2). The
+# arm64 demo sets QEMU 10 from bookworm-backports (scripts/qemu-backports.sh) for its NVMe's
+# dbcs=off; a binary not in PATH gets -L with the data directory next to it (../share/qemu).
 boot_arch=${boot_arch:-x86_64}
 boot_dom0=${boot_dom0:-pv}
+boot_qemu_aarch64=${boot_qemu_aarch64:-qemu-system-aarch64}
 boot_scripts=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
 # Every oops, WARN, soft lockup or hung task is a panic, and a panic never reboots into a second
@@ -114,7 +119,8 @@ boot_qemu_cmd() {
 	if [ "$boot_arch" = arm64 ]; then
 		# QEMU's virt board: the console on its PL011, the channel on a virtio console.
 		# shellcheck disable=SC2054 # the commas belong to QEMU options
-		qemu=qemu-system-aarch64 side=(-device virtio-serial-device -device virtconsole,chardev=r)
+		qemu=$boot_qemu_aarch64 side=(-device virtio-serial-device -device virtconsole,chardev=r)
+		[[ $qemu != */* ]] || side+=(-L "$(dirname "$qemu")/../share/qemu")
 	elif [ "$mode/$boot_dom0" = xen/pvh ]; then
 		# HAP needs +npt: without it "Error creating d0: -95". Xen builds a PVH dom0 only
 		# with an IOMMU; q35 it is (a -M of the caller's comes later and wins). One CPU and
@@ -201,6 +207,22 @@ boot_restricted_pool() {
 		};
 		EOF
 	} | dtc -q -I dts -O dtb -o "$dtb" - || return 1
+	boot_cmd+=(-dtb "$dtb")
+}
+
+# boot_noncoherent DTB: make the arm64 virt board boot_cmd describes boot with its own device
+# tree minus every dma-coherent property (QEMU puts one on the root, fw-cfg, the PCIe host and
+# each virtio-mmio slot), so that under Xen dom0 sees its devices as non-coherent and DMA to them
+# needs cache maintenance. Writes DTB.
+boot_noncoherent() {
+	local dtb=$1
+	"${boot_cmd[@]}" -machine "dumpdtb=$dtb.qemu" >"$dtb.log" 2>&1 || { cat "$dtb.log" >&2; return 1; }
+	dtc -q -I dtb -O dts "$dtb.qemu" | grep -v '^[[:space:]]*dma-coherent;$' |
+		dtc -q -I dts -O dtb -o "$dtb" - || return 1
+	if dtc -q -I dtb -O dts "$dtb" | grep -q dma-coherent; then
+		echo "boot_noncoherent: dma-coherent still in $dtb" >&2
+		return 1
+	fi
 	boot_cmd+=(-dtb "$dtb")
 }
 
@@ -338,10 +360,17 @@ boot_taint_ok() { [ $(($1 & ~((1 << 12) | (1 << 13) | (1 << 18)))) -eq 0 ]; }
 # boot_stock_drivers STOCK KREL DIR: the stock kernel's NVMe and e1000 drivers with their
 # dependencies, in load order, uncompressed into DIR (Debian's 6.12 ships .ko.xz; busybox insmod
 # wants plain ELF). Sets boot_files to the mkinitramfs.sh arguments that put them in
-# /drivers/{disk,nic}/NN-NAME.ko, the layout scripts/init/lib loads.
+# /drivers/{chan,disk,nic}/NN-NAME.ko, the layout scripts/init/lib loads. On arm64 the disks
+# include virtio_blk, and chan holds virtio_mmio: a module in Debian's arm64 kernel, and the
+# transport of the side channel's virtio console, so /init loads it before anything else.
 boot_stock_drivers() {
+	local disk=(nvme)
 	boot_files=()
-	boot_stock_group "$1" "$2" "$3" disk nvme && boot_stock_group "$1" "$2" "$3" nic e1000
+	if [ "$boot_arch" = arm64 ]; then
+		disk+=(virtio_blk)
+		boot_stock_group "$1" "$2" "$3" chan virtio_mmio || return 1
+	fi
+	boot_stock_group "$1" "$2" "$3" disk "${disk[@]}" && boot_stock_group "$1" "$2" "$3" nic e1000
 }
 
 # boot_stock_group STOCK KREL DIR GROUP MODULE...: the stock kernel's MODULEs with their
@@ -388,12 +417,23 @@ boot_xen_tools() {
 	boot_files+=(-f /lib64/ld-linux-x86-64.so.2:/lib64/ld-linux-x86-64.so.2)
 }
 
-# boot_demo_devices IMAGE: set boot_devs to the demo's devices: an NVMe disk on IMAGE and two
-# e1000 NICs on one QEMU hub (nothing leaves the VM).
+# boot_demo_devices IMAGE [VIMAGE]: set boot_devs to the demo's devices: an NVMe disk on IMAGE
+# and two e1000 NICs on one QEMU hub (nothing leaves the VM); on arm64 also a virtio-blk disk on
+# VIMAGE, on a virtio-mmio slot of the virt board.
 boot_demo_devices() {
+	local nvme=nvme,serial=uswdemo,drive=nvm
+	# arm64 dom0 has no MSI: the NVMe runs on INTx, and with Doorbell Buffer Config QEMU never
+	# learns the CQ head and keeps INTx asserted; after ~100k spurious interrupts Linux
+	# disables it ("nobody cared"). dbcs=off (QEMU 10: scripts/qemu-backports.sh) turns the
+	# feature off: 60 s of O_DIRECT I/O gave 2.15M interrupts and the storm with it, 84k
+	# interrupts and none without.
+	[ "$boot_arch" != arm64 ] || nvme+=,dbcs=off
 	# shellcheck disable=SC2054 # the commas belong to QEMU options
-	boot_devs=(-drive "file=$1,if=none,id=nvm,format=raw,cache=unsafe"
-		-device nvme,serial=uswdemo,drive=nvm
+	boot_devs=(-drive "file=$1,if=none,id=nvm,format=raw,cache=unsafe" -device "$nvme"
 		-netdev hubport,id=n0,hubid=0 -device e1000,netdev=n0,mac=52:54:00:12:34:01
 		-netdev hubport,id=n1,hubid=0 -device e1000,netdev=n1,mac=52:54:00:12:34:02)
+	[ "$boot_arch" = arm64 ] || return 0
+	# shellcheck disable=SC2054
+	boot_devs+=(-drive "file=${2:?no virtio-blk image},if=none,id=vbl,format=raw,cache=unsafe"
+		-device virtio-blk-device,drive=vbl)
 }
