@@ -2217,6 +2217,30 @@ static void usw_cache_test_exit(struct kunit *test)
 	usw_test_exit(test);
 }
 
+/* The debugfs cache counters when the recording was last reset. */
+static unsigned long usw_clean0, usw_inval0, usw_foreign0;
+
+/* Forget the operations recorded and counted so far. */
+static void rec_reset(void)
+{
+	usw_nrecs = 0;
+	usw_clean0 = usw_stat(cache_clean);
+	usw_inval0 = usw_stat(cache_inval);
+	usw_foreign0 = usw_stat(cache_foreign);
+}
+
+/* What debugfs counted since rec_reset(): @clean, @inval local ranges, @foreign hypercalls. */
+static void expect_counted(struct kunit *test, const char *when, unsigned long clean,
+			   unsigned long inval, unsigned long foreign)
+{
+	KUNIT_EXPECT_EQ_MSG(test, usw_stat(cache_clean) - usw_clean0, clean, "%s: cache_clean",
+			    when);
+	KUNIT_EXPECT_EQ_MSG(test, usw_stat(cache_inval) - usw_inval0, inval, "%s: cache_inval",
+			    when);
+	KUNIT_EXPECT_EQ_MSG(test, usw_stat(cache_foreign) - usw_foreign0, foreign,
+			    "%s: cache_foreign", when);
+}
+
 static void need_noncoherent(struct kunit *test)
 {
 	if (dev_is_dma_coherent(tdev(test)))
@@ -2228,6 +2252,7 @@ static void expect_one(struct kunit *test, const char *when, u32 op, phys_addr_t
 		       size_t size)
 {
 	KUNIT_EXPECT_EQ_MSG(test, usw_nrecs, 1U, "%s", when);
+	expect_counted(test, when, op == USW_CACHE_CLEAN, op == USW_CACHE_INVAL, 0);
 	if (usw_nrecs != 1)
 		return;
 	KUNIT_EXPECT_FALSE_MSG(test, usw_recs[0].foreign, "%s", when);
@@ -2247,6 +2272,7 @@ static void expect_for_cpu(struct kunit *test, const char *when, enum dma_data_d
 {
 	if (dir == DMA_TO_DEVICE) {
 		KUNIT_EXPECT_EQ_MSG(test, usw_nrecs, 0U, "%s", when);
+		expect_counted(test, when, 0, 0, 0);
 		return;
 	}
 	expect_one(test, when, USW_CACHE_INVAL, mapped, size);
@@ -2285,7 +2311,7 @@ static void usw_test_cache_directions(struct kunit *test)
 			usw_set_force(bounce);
 			usw_watch = buf;
 
-			usw_nrecs = 0;
+			rec_reset();
 			dma = dma_map_single(dev, buf, size, dir);
 			KUNIT_ASSERT_FALSE(test, dma_mapping_error(dev, dma));
 			KUNIT_ASSERT_EQ(test, in_pool(dev, dma), (bool)bounce);
@@ -2299,7 +2325,7 @@ static void usw_test_cache_directions(struct kunit *test)
 
 			/* The CPU writes new data and gives the buffer to the device again. */
 			fill(buf, size, 50 + d);
-			usw_nrecs = 0;
+			rec_reset();
 			dma_sync_single_for_device(dev, dma, size, dir);
 			snprintf(when, sizeof(when), "sync_for_device %s%s", usw_dir_names[dir],
 				 bounce ? " bounced" : "");
@@ -2310,14 +2336,14 @@ static void usw_test_cache_directions(struct kunit *test)
 
 			/* The device writes; the CPU takes the buffer back, twice. */
 			hw_write(test, dma, size, 70 + d);
-			usw_nrecs = 0;
+			rec_reset();
 			dma_sync_single_for_cpu(dev, dma, size, dir);
 			snprintf(when, sizeof(when), "sync_for_cpu %s%s", usw_dir_names[dir],
 				 bounce ? " bounced" : "");
 			expect_for_cpu(test, when, dir, bounce, mapped, buf, size, 50 + d, 70 + d);
 
 			hw_write(test, dma, size, 90 + d);
-			usw_nrecs = 0;
+			rec_reset();
 			dma_unmap_single(dev, dma, size, dir);
 			snprintf(when, sizeof(when), "unmap %s%s", usw_dir_names[dir],
 				 bounce ? " bounced" : "");
@@ -2380,7 +2406,7 @@ static void usw_test_cache_coherent_none(struct kunit *test)
 		dma_addr_t dma;
 
 		usw_set_force(bounce);
-		usw_nrecs = 0;
+		rec_reset();
 		dma = dma_map_single(dev, buf, 3000, DMA_BIDIRECTIONAL);
 		KUNIT_EXPECT_FALSE(test, dma_mapping_error(dev, dma));
 		if (!dma_mapping_error(dev, dma)) {
@@ -2389,6 +2415,7 @@ static void usw_test_cache_coherent_none(struct kunit *test)
 			dma_unmap_single(dev, dma, 3000, DMA_BIDIRECTIONAL);
 		}
 		KUNIT_EXPECT_EQ_MSG(test, usw_nrecs, 0U, "bounce %u", bounce);
+		expect_counted(test, bounce ? "coherent, bounced" : "coherent", 0, 0, 0);
 		kunit_kfree(test, buf);
 	}
 	usw_set_force(false);
@@ -2452,8 +2479,10 @@ static void usw_test_cache_foreign(struct kunit *test)
 	if (!auto_on)
 		static_branch_enable(&usw_xen_auto_key);
 
+	rec_reset();
 	usw_dma_ops.sync_single_for_device(dev, dma, size, DMA_TO_DEVICE);
 	KUNIT_EXPECT_EQ(test, usw_nrecs, 4U);
+	expect_counted(test, "for device, to device", 0, 0, 4);
 	for (i = 0; i < min(usw_nrecs, 4U); i++) {
 		KUNIT_EXPECT_TRUE(test, usw_recs[i].foreign);
 		KUNIT_EXPECT_EQ(test, usw_recs[i].op, (u32)GNTTAB_CACHE_CLEAN);
@@ -2467,16 +2496,18 @@ static void usw_test_cache_foreign(struct kunit *test)
 		KUNIT_EXPECT_EQ(test, usw_recs[3].size, 100);
 	}
 
-	usw_nrecs = 0;
+	rec_reset();
 	usw_dma_ops.sync_single_for_device(dev, dma, size, DMA_FROM_DEVICE);
 	KUNIT_EXPECT_EQ(test, usw_nrecs, 4U);
+	expect_counted(test, "for device, from device", 0, 0, 4);
 	KUNIT_EXPECT_EQ(test, usw_recs[0].op, (u32)GNTTAB_CACHE_INVAL);
 
-	usw_nrecs = 0;
+	rec_reset();
 	usw_dma_ops.sync_single_for_cpu(dev, dma, size, DMA_TO_DEVICE);
 	KUNIT_EXPECT_EQ(test, usw_nrecs, 0U);
 	usw_dma_ops.sync_single_for_cpu(dev, dma, size, DMA_BIDIRECTIONAL);
 	KUNIT_EXPECT_EQ(test, usw_nrecs, 4U);
+	expect_counted(test, "for cpu", 0, 0, 4);
 	KUNIT_EXPECT_EQ(test, usw_recs[3].op, (u32)GNTTAB_CACHE_INVAL);
 	KUNIT_EXPECT_FALSE(test, usw_recs[3].addr == 0);
 

@@ -4,8 +4,9 @@
 # x86_64 (PV, and PVH: auto-translated) and arm64 (auto-translated), each with a real driver
 # probed on uswiotlb (NVMe, virtio-blk), and in a PVH domU on x86_64, the same on the debug kernel (KASAN, lockdep, kmemleak,
 # UBSAN, DMA-API debug), and the demo (NVMe + NIC traffic through uswiotlb) on Debian's stock
-# 6.12 and 6.1 kernels as PV dom0, a short one on 6.12 as PVH dom0, and the guests demo (PV
-# domUs' disk and network through blkback and netback) on both.
+# 6.12 and 6.1 kernels as PV dom0, a short one on 6.12 as PVH dom0, the guests demo (PV
+# domUs' disk and network through blkback and netback) on both, and the demo on the stock arm64
+# 6.12 as Xen dom0, coherent and non-coherent.
 #
 #   scripts/check.sh [arm64|debug]   arm64: only the arm64 build and KUnit runs (make check-arm64)
 #                                    debug: only the debug kernels' runs (make check-debug), with
@@ -187,6 +188,20 @@ if [ "$arm64" = 1 ]; then
 			--timeout 600 --probe \
 			-- "$arm64_build/src/uswiotlb.ko" pool_size=$kunit_pool \
 			-- "$arm64_build/kunit/uswiotlb_kunit.ko"
+	done
+fi
+
+if [ "$arm64" = 1 ]; then
+	# make demo-arm64: Debian's stock arm64 6.12 as Xen dom0 (QEMU 10 for the NVMe's dbcs=off),
+	# coherent, then non-coherent: ~2 min each.
+	make -s -C tools workload-arm64 >/dev/null
+	for how in coherent noncoherent; do
+		step "demo on stock 6.12 arm64 (Xen dom0, NVMe + virtio-blk + 2 e1000, $how)"
+		opt=()
+		[ "$how" = coherent ] || opt=(--noncoherent)
+		run_counted ".results/check-demo-arm64-$how.log" scripts/run-demo.sh "${opt[@]}" \
+			--krel 6.12.117+deb12-arm64 --tools tools/build/workload-arm64 \
+			--module "$cache/modbuild/6.12.117+deb12-arm64/src/uswiotlb.ko"
 	done
 fi
 
