@@ -7,7 +7,11 @@
 # dbcs=off), the stock kernel as its auto-translated dom0, a virtio-blk disk on virtio-mmio too.
 #
 #   scripts/run-demo.sh --krel KERNELRELEASE --module uswiotlb.ko --tools DIR [OPTIONS]
+#   scripts/run-demo.sh --kdir KDIR --module uswiotlb.ko --tools DIR [OPTIONS]
 #
+#   --kdir KDIR      the x86_64 test kernel built in KDIR (scripts/build-kernel.sh) instead of a
+#                    stock one: nvme and e1000 are built in, so the demo probes and unbinds them
+#                    through sysfs; not with --guests
 #   --timeout S      bound on the whole boot (default 900)
 #   --name LABEL     log directory name (default demo-KERNELRELEASE)
 #   --results DIR    where LABEL/ goes (default $PWD/.results)
@@ -38,11 +42,12 @@ here=$(cd "$(dirname "$0")" && pwd)
 usage() { sed -n '/^#   scripts/,/^#   -v/s/^# \{0,3\}//p' "$0" >&2; exit 2; }
 die() { echo "run-demo: $*" >&2; exit 2; }
 
-krel="" ko="" tools="" tmo=900 name="" results=$PWD/.results verbose=0
+krel="" kdir="" ko="" tools="" tmo=900 name="" results=$PWD/.results verbose=0
 blk_bytes="" net_frames="" init=demo trace=0 run_secs=20 domu=pv coherent=1
 while [ $# -gt 0 ]; do
 	case $1 in
 	--krel) krel=${2-}; shift 2 ;;
+	--kdir) kdir=${2-}; shift 2 ;;
 	--module) ko=${2-}; shift 2 ;;
 	--tools) tools=${2-}; shift 2 ;;
 	--timeout) tmo=${2-}; shift 2 ;;
@@ -61,6 +66,11 @@ while [ $# -gt 0 ]; do
 	*) echo "run-demo: unknown argument '$1'" >&2; usage ;;
 	esac
 done
+if [ -n "$kdir" ]; then
+	[ -z "$krel" ] || die "--krel or --kdir, not both"
+	[ "$init" = demo ] || die "--kdir is for the demo, not --guests"
+	krel=$(cat "$kdir/include/config/kernel.release" 2>/dev/null) || die "no kernel in $kdir"
+fi
 [ -n "$krel" ] && [ -n "$ko" ] && [ -n "$tools" ] || usage
 [ -f "$ko" ] || die "no module at $ko"
 for t in usw-blkcheck usw-netcheck; do
@@ -83,8 +93,13 @@ if [[ $krel == *-arm64 ]]; then
 fi
 [ "$coherent" = 1 ] || [ "$boot_arch" = arm64 ] || die "--noncoherent is for arm64"
 busybox=$(boot_busybox) || die "no static busybox for $boot_arch"
-stock=$("$here/stock-kernel.sh" "$krel")
-kernel=$stock/boot/vmlinuz-$krel
+if [ -n "$kdir" ]; then
+	[ "$boot_arch" = x86_64 ] || die "--kdir is for the x86_64 test kernel"
+	kernel=$(boot_kernel_image "$kdir")
+else
+	stock=$("$here/stock-kernel.sh" "$krel")
+	kernel=$stock/boot/vmlinuz-$krel
+fi
 [ "$boot_dom0" = pv ] || [ "$init" = demo ] || die "--pvh is for the demo, not --guests"
 [ "$boot_dom0" = pv ] || [ -n "$name" ] || name=$init-pvh-$krel
 name=${name:-$init-$krel}
@@ -102,8 +117,11 @@ chan=$out/channel.log
 files=(-f "$ko:/usw/uswiotlb.ko" -f "$tools/usw-blkcheck:/usw/usw-blkcheck"
 	-f "$tools/usw-netcheck:/usw/usw-netcheck" -f "$here/init/lib:/usw/lib"
 	-f "$here/init/checks:/usw/checks")
-boot_stock_drivers "$stock" "$krel" "$out/drivers" || die "no disk or e1000 modules in $stock"
-files+=("${boot_files[@]}")
+if [ -z "$kdir" ]; then
+	boot_stock_drivers "$stock" "$krel" "$out/drivers" ||
+		die "no disk or e1000 modules in $stock"
+	files+=("${boot_files[@]}")
+fi
 mem=2G
 if [ "$init" = guests ]; then
 	# The domU: the same stock kernel, its front ends and the two tools in its own initramfs.
@@ -141,6 +159,7 @@ dom0_type=$(boot_dom0_type)
 kargs="$boot_kargs DEMO_BLK_BYTES=$blk_bytes DEMO_NET_FRAMES=$net_frames"
 kargs+=" DEMO_DOM0=${dom0_type#*guest_type=} DEMO_CHANNEL=$(boot_result_dev xen)"
 kargs+=" DEMO_COHERENT=$coherent"
+[ -z "$kdir" ] || kargs+=" nvme_core.io_timeout=10" # built in: init/lib cannot pass it
 if [ "$init" = guests ]; then
 	kargs+=" DEMO_RUN_SECS=$run_secs DEMO_DOMU=$domu"
 	[ "$domu" = pv ] || boot_hap=1
