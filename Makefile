@@ -7,7 +7,8 @@
 #   make demo [KVER=6.12|6.1]           uswiotlb carrying NVMe + NIC DMA in a Xen PV dom0
 #   make demo-all                       the demo on both stock kernels
 #   make demo-pvh                       the demo in a Xen PVH dom0 (auto-translated), stock 6.12
-#   make demo-arm64                     the demo in an arm64 Xen dom0, stock arm64 6.12
+#   make demo-arm64                     the demo in an arm64 Xen dom0 (stock arm64 6.12), coherent
+#                                       and non-coherent, and an arm64 domU on blkback/netback
 #   make bench                          dma_map_benchmark: uswiotlb vs the kernel's own DMA ops
 #   make mutants [MUTANTS="a b"]        one-line mutants of src/ (scripts/mutants.txt): all killed?
 #   make soak [ARMS="flip kernel"]      the demo's workloads on many fresh boots, per arm: stalls,

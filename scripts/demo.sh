@@ -5,10 +5,11 @@
 #
 #   scripts/demo.sh [--guests|--pvh] [6.12|6.1|6.12-arm64]...     (default 6.12)
 #
-# 6.12-arm64: Debian's stock arm64 6.12 as the dom0 of Xen 4.17 arm64 (make demo-arm64), run
-# twice: with the board's coherent devices, then with a device tree that makes them non-coherent
-# (run-demo.sh --noncoherent). The module is cross-built against the stock headers
-# (scripts/stock-kernel.sh --headers), the workload tools with aarch64-linux-gnu-g++.
+# 6.12-arm64: Debian's stock arm64 6.12 as the dom0 of Xen 4.17 arm64 (make demo-arm64): the
+# demo with the board's coherent devices, again with a device tree that makes them non-coherent
+# (run-demo.sh --noncoherent), and the guests demo (an arm64 domU) on the non-coherent board.
+# The module is cross-built against the stock headers (scripts/stock-kernel.sh --headers), the
+# workload tools with aarch64-linux-gnu-g++.
 # --guests: the guests demo (make demo-guests): PV domUs' disk and network I/O through blkback
 # and netback on uswiotlb.
 # --pvh: the demo in a PVH dom0 (make demo-pvh): auto-translated, no p2m.
@@ -43,8 +44,15 @@ for kver in "$@"; do
 	scripts/build-module.sh "${headers:-/usr/src/linux-headers-$krel}" "$build"
 	scripts/run-demo.sh "${how[@]}" --krel "$krel" --module "$build/src/uswiotlb.ko" \
 		--tools "$tools" || rc=1
-	# arm64 once more with non-coherent devices: uswiotlb maintains the caches for them.
-	[ "$kver" != 6.12-arm64 ] || scripts/run-demo.sh --noncoherent --krel "$krel" \
+	if [ "$kver" != 6.12-arm64 ] || [ ${#how[@]} -gt 0 ]; then
+		continue
+	fi
+	# arm64 once more with non-coherent devices, where uswiotlb maintains the caches; then an
+	# arm64 domU's disk and network through blkback and netback on them: its pages are foreign
+	# in dom0, and Xen maintains their caches (GNTTABOP_cache_flush).
+	scripts/run-demo.sh --noncoherent --krel "$krel" --module "$build/src/uswiotlb.ko" \
+		--tools "$tools" || rc=1
+	scripts/run-demo.sh --guests --noncoherent --run-secs 10 --krel "$krel" \
 		--module "$build/src/uswiotlb.ko" --tools "$tools" || rc=1
 done
 exit $rc

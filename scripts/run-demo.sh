@@ -23,7 +23,7 @@
 #                    kernel's ops and on uswiotlb; --blk-bytes is per domU run (default 16M)
 #   --run-secs N     --guests: seconds of each measured domU run (default 20)
 #   --domu TYPE      --guests: pv (default) or pvh domUs (QEMU then offers nested paging, which
-#                    Xen's HAP needs)
+#                    Xen's HAP needs); on arm64 always pvh, the only kind Xen on Arm has
 #   --pvh            dom0 is a PVH domain (auto-translated, one vCPU; scripts/lib/boot.sh)
 #   --noncoherent    arm64: the board's device tree without dma-coherent, so that the devices
 #                    are non-coherent and uswiotlb maintains the caches for them
@@ -85,11 +85,11 @@ done
 [[ $domu =~ ^(pv|pvh)$ ]] || die "--domu is pv or pvh"
 if [[ $krel == *-arm64 ]]; then
 	boot_arch=arm64
-	if [ "$boot_dom0" != pv ] || [ "$init" != demo ]; then
-		die "--pvh and --guests are x86_64 only"
-	fi
+	[ "$boot_dom0" = pv ] || die "--pvh is x86_64 only"
+	# Xen on Arm has one kind of domU, which xl calls pvh.
+	domu=pvh
 	boot_qemu_aarch64=$("$here/qemu-backports.sh") || die "no QEMU 10 for arm64"
-	[ "$coherent" = 1 ] || [ -n "$name" ] || name=demo-noncoherent-$krel
+	[ "$coherent" = 1 ] || [ -n "$name" ] || name=$init-noncoherent-$krel
 fi
 [ "$coherent" = 1 ] || [ "$boot_arch" = arm64 ] || die "--noncoherent is for arm64"
 busybox=$(boot_busybox) || die "no static busybox for $boot_arch"
@@ -129,7 +129,7 @@ if [ "$init" = guests ]; then
 	boot_stock_group "$stock" "$krel" "$out/drivers" blk xen-blkfront &&
 		boot_stock_group "$stock" "$krel" "$out/drivers" net xen-netfront ||
 		die "no xen-blkfront or xen-netfront in $stock"
-	"$here/mkinitramfs.sh" -o "$out/domu.cpio" -i "$here/init/domu" \
+	BUSYBOX=$busybox "$here/mkinitramfs.sh" -o "$out/domu.cpio" -i "$here/init/domu" \
 		-f "$tools/usw-blkcheck:/usw/usw-blkcheck" \
 		-f "$tools/usw-netcheck:/usw/usw-netcheck" "${boot_files[@]}"
 	# dom0: the backends, the toolstack, the domU's kernel, initramfs and configuration.
@@ -137,7 +137,12 @@ if [ "$init" = guests ]; then
 	boot_stock_group "$stock" "$krel" "$out/drivers" xen xen-evtchn xenfs xen-privcmd \
 		xen-gntdev xen-gntalloc xen-blkback xen-netback bridge ||
 		die "no Xen backend modules in $stock"
-	boot_xen_tools "$("$here/xen-tools.sh")" || die "no Xen toolstack"
+	if [ "$boot_arch" = arm64 ]; then
+		xtools=$("$here/xen-tools.sh" arm64) || die "no arm64 Xen toolstack"
+	else
+		xtools=$("$here/xen-tools.sh") || die "no Xen toolstack"
+	fi
+	boot_xen_tools "$xtools" || die "no Xen toolstack"
 	files+=("${boot_files[@]}"
 		-f "$here/init/domu.cfg:/usw/domu.cfg" -f "$here/init/block-hotplug:/usw/block-hotplug"
 		-f "$here/init/vif-hotplug:/usw/vif-hotplug" -f "$here/init/toolstack:/usw/toolstack"
@@ -162,7 +167,7 @@ kargs+=" DEMO_COHERENT=$coherent"
 [ -z "$kdir" ] || kargs+=" nvme_core.io_timeout=10" # built in: init/lib cannot pass it
 if [ "$init" = guests ]; then
 	kargs+=" DEMO_RUN_SECS=$run_secs DEMO_DOMU=$domu"
-	[ "$domu" = pv ] || boot_hap=1
+	[ "$domu" = pv ] || [ "$boot_arch" = arm64 ] || boot_hap=1
 fi
 boot_demo_devices "$disk" "$vdisk"
 [ "$trace" = 0 ] || boot_nvme_trace "$out/nvme.trace"

@@ -396,25 +396,60 @@ boot_stock_group() {
 
 # boot_xen_tools ROOT: the Xen toolstack unpacked in ROOT (scripts/xen-tools.sh) for a dom0
 # initramfs: xl, xenstored, xenconsoled, xen-init-dom0 and libxl-save-helper in
-# /usr/lib/xen-4.17/bin, xenstore-{read,write,ls} in /usw, and every library they load (the
-# host's glibc is the guest's: both are Debian 12) in /usr/lib/x86_64-linux-gnu. Appends to
-# boot_files.
+# /usr/lib/xen-4.17/bin, xenstore-{read,write,ls} in /usw, and every library they load in
+# /usr/lib/<triplet> (x86_64-linux-gnu: the host's glibc is the guest's, both Debian 12, found
+# with ldd; aarch64-linux-gnu on arm64: ROOT holds the arm64 libraries, found by the binaries'
+# DT_NEEDED entries). Appends to boot_files.
 boot_xen_tools() {
-	local root=$1 bin=$1/usr/lib/xen-4.17/bin b lib
+	local root=$1 bin=$1/usr/lib/xen-4.17/bin b lib triplet=x86_64-linux-gnu
 	local tools=(xl xenstored xenconsoled xen-init-dom0 libxl-save-helper)
+	[ "$boot_arch" != arm64 ] || triplet=aarch64-linux-gnu
 	for b in "${tools[@]}"; do
 		boot_files+=(-f "$bin/$b:/usr/lib/xen-4.17/bin/$b")
 	done
 	for b in xenstore-read xenstore-write xenstore-ls; do
 		boot_files+=(-f "$(readlink -f "$root/usr/bin/$b"):/usw/$b")
 	done
-	# libgcc_s: glibc loads it at run time for pthread_cancel (xl aborts without it).
 	while read -r lib; do
-		boot_files+=(-f "$(readlink -f "$lib"):/usr/lib/x86_64-linux-gnu/$(basename "$lib")")
-	done < <({ for b in "${tools[@]/#/$bin/}" "$root/usr/bin/xenstore"; do
-		LD_LIBRARY_PATH=$root/usr/lib/x86_64-linux-gnu ldd "$b" | awk '/=>/ { print $3 }'
-	done; echo /lib/x86_64-linux-gnu/libgcc_s.so.1; } | sort -u)
-	boot_files+=(-f /lib64/ld-linux-x86-64.so.2:/lib64/ld-linux-x86-64.so.2)
+		boot_files+=(-f "$(readlink -f "$lib"):/usr/lib/$triplet/$(basename "$lib")")
+	done < <(boot_xen_libs "$root" "${tools[@]/#/$bin/}" "$root/usr/bin/xenstore")
+	if [ "$boot_arch" = arm64 ]; then
+		boot_files+=(-f "$(readlink -f "$root/lib/ld-linux-aarch64.so.1"):/lib/ld-linux-aarch64.so.1")
+	else
+		boot_files+=(-f /lib64/ld-linux-x86-64.so.2:/lib64/ld-linux-x86-64.so.2)
+	fi
+}
+
+# boot_xen_libs ROOT BINARY...: the paths of every shared library the BINARYs load, with
+# libgcc_s, which glibc loads at run time for pthread_cancel (xl aborts without it).
+boot_xen_libs() {
+	local root=$1 todo seen=" " f l p
+	shift
+	if [ "$boot_arch" != arm64 ]; then
+		{ for f in "$@"; do
+			LD_LIBRARY_PATH=$root/usr/lib/x86_64-linux-gnu ldd "$f" | awk '/=>/ { print $3 }'
+		done; echo /lib/x86_64-linux-gnu/libgcc_s.so.1; } | sort -u
+		return
+	fi
+	# arm64: ldd cannot run the binaries; follow DT_NEEDED through ROOT's library directories.
+	todo=("$@" libgcc_s.so.1)
+	while [ ${#todo[@]} -gt 0 ]; do
+		f=${todo[0]}
+		todo=("${todo[@]:1}")
+		if [[ $f != */* ]]; then
+			[[ $seen != *" $f "* ]] || continue
+			seen+="$f "
+			p=$(find "$root/lib/aarch64-linux-gnu" "$root/usr/lib/aarch64-linux-gnu" \
+				-maxdepth 1 -name "$f" 2>/dev/null | head -n 1)
+			[ -n "$p" ] || { echo "boot_xen_libs: no $f in $root" >&2; return 1; }
+			echo "$p"
+			f=$p
+		fi
+		while read -r l; do
+			todo+=("$l")
+		done < <(readelf -d "$f" | sed -n 's/.*Shared library: \[\(.*\)\]/\1/p' |
+			grep -v '^ld-linux')
+	done
 }
 
 # boot_demo_devices IMAGE [VIMAGE]: set boot_devs to the demo's devices: an NVMe disk on IMAGE
