@@ -7,6 +7,7 @@
 #   make demo [KVER=6.12|6.1]           uswiotlb carrying NVMe + NIC DMA in a Xen PV dom0
 #   make demo-all                       the demo on both stock kernels
 #   make demo-pvh                       the demo in a Xen PVH dom0 (auto-translated), stock 6.12
+#                                       and the test kernel
 #   make demo-arm64                     the demo in an arm64 Xen dom0 (stock arm64 6.12), coherent
 #                                       and non-coherent, and an arm64 domU on blkback/netback
 #   make bench                          dma_map_benchmark: uswiotlb vs the kernel's own DMA ops
@@ -50,7 +51,7 @@ demo-guests:
 	scripts/demo.sh --guests 6.12 6.1
 
 demo-pvh:
-	scripts/demo.sh --pvh 6.12
+	scripts/demo.sh --pvh 6.12 test
 
 demo-arm64:
 	scripts/demo.sh 6.12-arm64

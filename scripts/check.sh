@@ -4,9 +4,9 @@
 # x86_64 (PV, and PVH: auto-translated) and arm64 (auto-translated), each with a real driver
 # probed on uswiotlb (NVMe, virtio-blk), and in a PVH domU on x86_64, the same on the debug kernel (KASAN, lockdep, kmemleak,
 # UBSAN, DMA-API debug), and the demo (NVMe + NIC traffic through uswiotlb) on Debian's stock
-# 6.12 and 6.1 kernels as PV dom0, a short one on 6.12 as PVH dom0, the guests demo (PV
-# domUs' disk and network through blkback and netback) on both, and the demo on the stock arm64
-# 6.12 as Xen dom0, coherent and non-coherent.
+# 6.12 and 6.1 kernels as PV dom0, a short one on 6.12 and on the test kernel as PVH dom0, the
+# guests demo (PV domUs' disk and network through blkback and netback) on both, and the demo on
+# the stock arm64 6.12 as Xen dom0, coherent and non-coherent, with an arm64 domU.
 #
 #   scripts/check.sh [arm64|debug]   arm64: only the arm64 build and KUnit runs (make check-arm64)
 #                                    debug: only the debug kernels' runs (make check-debug), with
@@ -193,12 +193,16 @@ fi
 
 if [ "$arm64" = 1 ]; then
 	# make demo-arm64: Debian's stock arm64 6.12 as Xen dom0 (QEMU 10 for the NVMe's dbcs=off),
-	# coherent, then non-coherent: ~2 min each.
+	# coherent, then non-coherent (~2 min each), then an arm64 domU's disk and network through
+	# blkback and netback on the non-coherent board (~3.5 min).
 	make -s -C tools workload-arm64 >/dev/null
-	for how in coherent noncoherent; do
+	for how in coherent noncoherent guests; do
 		step "demo on stock 6.12 arm64 (Xen dom0, NVMe + virtio-blk + 2 e1000, $how)"
 		opt=()
-		[ "$how" = coherent ] || opt=(--noncoherent)
+		case $how in
+		noncoherent) opt=(--noncoherent) ;;
+		guests) opt=(--guests --noncoherent --run-secs 10) ;;
+		esac
 		run_counted ".results/check-demo-arm64-$how.log" scripts/run-demo.sh "${opt[@]}" \
 			--krel 6.12.117+deb12-arm64 --tools tools/build/workload-arm64 \
 			--module "$cache/modbuild/6.12.117+deb12-arm64/src/uswiotlb.ko"
@@ -247,6 +251,10 @@ if [ "$x86" = 1 ]; then
 	step "demo on stock $k (Xen PVH dom0, NVMe + 2 e1000), 16M + 500 frames per run"
 	run_counted ".results/check-demo-pvh-$k.log" scripts/run-demo.sh --pvh --krel "$k" \
 		--module "$cache/modbuild/$k/src/uswiotlb.ko" --tools tools/build/workload \
+		--blk-bytes 16M --net-frames 500
+	step "demo on the test kernel (Xen PVH dom0, drivers built in), 16M + 500 frames per run"
+	run_counted .results/check-demo-pvh-test.log scripts/run-demo.sh --pvh --kdir "$kdir" \
+		--module "$top/src/uswiotlb.ko" --tools tools/build/workload \
 		--blk-bytes 16M --net-frames 500
 	# The guests demo (make demo-guests): PV domUs' disk and network through blkback and
 	# netback, 10 s per measured domU run: ~4 min per kernel.

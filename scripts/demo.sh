@@ -3,8 +3,9 @@
 # a Xen PV (or PVH) dom0 running Debian's stock kernel, under QEMU; see scripts/run-demo.sh and
 # scripts/init/demo.
 #
-#   scripts/demo.sh [--guests|--pvh] [6.12|6.1|6.12-arm64]...     (default 6.12)
+#   scripts/demo.sh [--guests|--pvh] [6.12|6.1|6.12-arm64|test]...     (default 6.12)
 #
+# test: the x86_64 test kernel (scripts/build-kernel.sh, cached), nvme and e1000 built in.
 # 6.12-arm64: Debian's stock arm64 6.12 as the dom0 of Xen 4.17 arm64 (make demo-arm64): the
 # demo with the board's coherent devices, again with a device tree that makes them non-coherent
 # (run-demo.sh --noncoherent), and the guests demo (an arm64 domU) on the non-coherent board.
@@ -30,7 +31,7 @@ scripts/deps.sh
 make -s -C tools workload >/dev/null
 rc=0
 for kver in "$@"; do
-	headers="" tools=tools/build/workload
+	headers="" tools=tools/build/workload kernel=()
 	case $kver in
 	6.12) krel=6.12.117+deb12-amd64 ;;
 	6.1) krel=6.1.0-56-amd64 ;;
@@ -38,11 +39,14 @@ for kver in "$@"; do
 		krel=6.12.117+deb12-arm64 tools=tools/build/workload-arm64
 		headers=$(scripts/stock-kernel.sh --headers 6.12-arm64)
 		make -s -C tools workload-arm64 >/dev/null ;;
-	*) echo "demo: unknown kernel '$kver' (6.12, 6.1 or 6.12-arm64)" >&2; exit 2 ;;
+	test)
+		headers=$(scripts/build-kernel.sh) krel=test-x86_64 kernel=(--kdir "$headers") ;;
+	*) echo "demo: unknown kernel '$kver' (6.12, 6.1, 6.12-arm64 or test)" >&2; exit 2 ;;
 	esac
+	[ ${#kernel[@]} -gt 0 ] || kernel=(--krel "$krel")
 	build=$cache/modbuild/$krel
 	scripts/build-module.sh "${headers:-/usr/src/linux-headers-$krel}" "$build"
-	scripts/run-demo.sh "${how[@]}" --krel "$krel" --module "$build/src/uswiotlb.ko" \
+	scripts/run-demo.sh "${how[@]}" "${kernel[@]}" --module "$build/src/uswiotlb.ko" \
 		--tools "$tools" || rc=1
 	if [ "$kver" != 6.12-arm64 ] || [ ${#how[@]} -gt 0 ]; then
 		continue
