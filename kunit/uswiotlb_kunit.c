@@ -245,12 +245,42 @@ static bool filled_with(const u8 *p, size_t size, u8 byte)
 
 static bool in_pool(struct device *dev, dma_addr_t dma)
 {
-	return !!usw_pool_find_seg(&usw_pool, dma_to_phys(dev, dma));
+	bool found;
+
+	rcu_read_lock();
+	found = !!usw_pool_find_seg(&usw_pool, dma_to_phys(dev, dma));
+	rcu_read_unlock();
+	return found;
 }
 
 static long used(void)
 {
 	return usw_pool_used(&usw_pool);
+}
+
+/* The loaded pool's shape: segment_size and pool_size differ between the runs. */
+static size_t seg_size(void)
+{
+	return usw_seg_size(&usw_pool);
+}
+
+static unsigned int nsegs(void)
+{
+	return usw_pool_nslots(&usw_pool) >> usw_pool.seg_shift;
+}
+
+/* The first segment from id @from on, or NULL: id order, whatever resizes went before. */
+static struct usw_seg *seg_from(unsigned int from)
+{
+	for (; from < usw_pool.max_segs; from++)
+		if (usw_pool.segs[from])
+			return usw_pool.segs[from];
+	return NULL;
+}
+
+static struct usw_seg *seg_next(const struct usw_seg *seg)
+{
+	return seg_from(seg->id + 1);
 }
 
 /* Read what the device sees at @dma and compare with the pattern. */
@@ -565,7 +595,7 @@ static void usw_test_too_large(struct kunit *test)
 	dma_addr_t dma;
 
 	usw_provokes(test, true, false);
-	KUNIT_EXPECT_EQ(test, max, USW_SEG_SIZE);
+	KUNIT_EXPECT_EQ(test, max, seg_size());
 	usw_set_force(true);
 	dma = dma_map_single(dev, buf, max + 1, DMA_TO_DEVICE);
 	KUNIT_EXPECT_TRUE(test, dma_mapping_error(dev, dma));
@@ -600,7 +630,7 @@ static bool usw_logged(struct kmsg_dump_iter *it, const char *needle)
 static void usw_test_no_warn(struct kunit *test)
 {
 	struct device *dev = tdev(test);
-	u8 *buf = tbuf(test, USW_SEG_SIZE + 1, 5);
+	u8 *buf = tbuf(test, seg_size() + 1, 5);
 	unsigned long errors = usw_stat(errors);
 	struct kmsg_dump_iter it;
 	dma_addr_t dma;
@@ -611,10 +641,10 @@ static void usw_test_no_warn(struct kunit *test)
 	kmsg_dump_rewind(&it);
 	usw_logged(&it, "");
 
-	dma = dma_map_single_attrs(dev, buf, USW_SEG_SIZE + 1, DMA_TO_DEVICE, DMA_ATTR_NO_WARN);
+	dma = dma_map_single_attrs(dev, buf, seg_size() + 1, DMA_TO_DEVICE, DMA_ATTR_NO_WARN);
 	KUNIT_EXPECT_TRUE(test, dma_mapping_error(dev, dma));
 	KUNIT_EXPECT_FALSE(test, usw_logged(&it, "uswiotlb: cannot bounce"));
-	dma = dma_map_single(dev, buf, USW_SEG_SIZE + 1, DMA_TO_DEVICE);
+	dma = dma_map_single(dev, buf, seg_size() + 1, DMA_TO_DEVICE);
 	KUNIT_EXPECT_TRUE(test, dma_mapping_error(dev, dma));
 	KUNIT_EXPECT_TRUE(test, usw_logged(&it, "uswiotlb: cannot bounce"));
 	KUNIT_EXPECT_EQ(test, usw_stat(errors), errors + 2);
@@ -623,9 +653,9 @@ static void usw_test_no_warn(struct kunit *test)
 static void usw_test_exhaustion_recovers(struct kunit *test)
 {
 	struct device *dev = tdev(test);
-	unsigned int n = usw_pool.nsegs, i;
+	unsigned int n = nsegs(), i;
 	dma_addr_t *dma = kunit_kcalloc(test, n, sizeof(*dma), GFP_KERNEL);
-	u8 *buf = tbuf(test, USW_SEG_SIZE, 6);
+	u8 *buf = tbuf(test, seg_size(), 6);
 	unsigned long errors = usw_stat(errors);
 	dma_addr_t extra;
 
@@ -633,25 +663,25 @@ static void usw_test_exhaustion_recovers(struct kunit *test)
 	KUNIT_ASSERT_NOT_NULL(test, dma);
 	usw_set_force(true);
 	for (i = 0; i < n; i++) {
-		dma[i] = dma_map_single(dev, buf, USW_SEG_SIZE, DMA_TO_DEVICE);
+		dma[i] = dma_map_single(dev, buf, seg_size(), DMA_TO_DEVICE);
 		KUNIT_ASSERT_FALSE_MSG(test, dma_mapping_error(dev, dma[i]), "segment %u", i);
 	}
-	KUNIT_EXPECT_EQ(test, used(), (long)usw_pool.nslots);
+	KUNIT_EXPECT_EQ(test, used(), (long)usw_pool_nslots(&usw_pool));
 	extra = dma_map_single(dev, buf, 2048, DMA_TO_DEVICE);
 	KUNIT_EXPECT_TRUE(test, dma_mapping_error(dev, extra));
 	KUNIT_EXPECT_EQ(test, usw_stat(errors), errors + 1);
 	/* Nothing was damaged by the failure. */
-	KUNIT_EXPECT_TRUE(test, hw_sees(test, dma[n - 1], USW_SEG_SIZE, 6));
+	KUNIT_EXPECT_TRUE(test, hw_sees(test, dma[n - 1], seg_size(), 6));
 
-	dma_unmap_single(dev, dma[0], USW_SEG_SIZE, DMA_TO_DEVICE);
+	dma_unmap_single(dev, dma[0], seg_size(), DMA_TO_DEVICE);
 	extra = dma_map_single(dev, buf, 2048, DMA_TO_DEVICE);
 	KUNIT_ASSERT_FALSE(test, dma_mapping_error(dev, extra));
 	KUNIT_EXPECT_TRUE(test, hw_sees(test, extra, 2048, 6));
 	dma_unmap_single(dev, extra, 2048, DMA_TO_DEVICE);
 	for (i = 1; i < n; i++)
-		dma_unmap_single(dev, dma[i], USW_SEG_SIZE, DMA_TO_DEVICE);
+		dma_unmap_single(dev, dma[i], seg_size(), DMA_TO_DEVICE);
 	KUNIT_EXPECT_EQ(test, used(), 0);
-	KUNIT_EXPECT_EQ(test, usw_pool_hiwater(&usw_pool), (unsigned long)usw_pool.nslots);
+	KUNIT_EXPECT_EQ(test, usw_pool_hiwater(&usw_pool), usw_pool_nslots(&usw_pool));
 }
 
 static void usw_test_map_sg_all_or_nothing(struct kunit *test)
@@ -668,7 +698,7 @@ static void usw_test_map_sg_all_or_nothing(struct kunit *test)
 	usw_set_force(true);
 	KUNIT_ASSERT_EQ(test, sg_alloc_table(&sgt, ARRAY_SIZE(lens) + 1, GFP_KERNEL), 0);
 	for_each_sgtable_sg(&sgt, sg, i) {
-		size_t len = i < ARRAY_SIZE(lens) ? lens[i] : USW_SEG_SIZE + 1;
+		size_t len = i < ARRAY_SIZE(lens) ? lens[i] : seg_size() + 1;
 
 		bufs[i] = tbuf(test, len, i);
 		sg_set_buf(sg, bufs[i], len);
@@ -701,23 +731,32 @@ static void usw_test_map_sg_all_or_nothing(struct kunit *test)
 static void usw_test_tables_agree(struct kunit *test)
 {
 	struct device *dev = tdev(test);
-	unsigned int i;
+	struct usw_seg *seg;
+	unsigned int s;
 	u64 seen, tag;
 
-	for (i = 0; i < usw_pool.nslots; i++) {
-		dma_addr_t bus = usw_slot_bus(&usw_pool, i);
-		struct usw_seg *seg = usw_pool_find_seg(&usw_pool, bus + USW_SLOT_SIZE - 1);
+	for (seg = seg_from(0); seg; seg = seg_next(seg)) {
+		for (s = 0; s < usw_seg_slots(&usw_pool); s++) {
+			unsigned int i = seg->id << usw_pool.seg_shift | s;
+			dma_addr_t bus = usw_slot_bus(&usw_pool, i);
+			struct usw_seg *found;
 
-		KUNIT_ASSERT_PTR_EQ(test, seg, &usw_pool.segs[i / USW_SEG_SLOTS]);
-		KUNIT_ASSERT_EQ(test, usw_slot_phys(&usw_pool, i),
-				virt_to_phys(usw_slot_vaddr(&usw_pool, i)));
-		tag = 0x5157000000000000ULL | i;
-		memcpy(usw_slot_vaddr(&usw_pool, i), &tag, sizeof(tag));
-		hw_dma(dev, phys_to_dma(dev, bus), &seen, sizeof(seen), false);
-		KUNIT_ASSERT_EQ_MSG(test, seen, tag, "slot %u at bus %pad", i, &bus);
+			rcu_read_lock();
+			found = usw_pool_find_seg(&usw_pool, bus + USW_SLOT_SIZE - 1);
+			rcu_read_unlock();
+			KUNIT_ASSERT_PTR_EQ(test, found, seg);
+			KUNIT_ASSERT_EQ(test, usw_slot_phys(&usw_pool, i),
+					virt_to_phys(usw_slot_vaddr(&usw_pool, i)));
+			tag = 0x5157000000000000ULL | i;
+			memcpy(usw_slot_vaddr(&usw_pool, i), &tag, sizeof(tag));
+			hw_dma(dev, phys_to_dma(dev, bus), &seen, sizeof(seen), false);
+			KUNIT_ASSERT_EQ_MSG(test, seen, tag, "slot %u at bus %pad", i, &bus);
+		}
 	}
+	rcu_read_lock();
 	KUNIT_EXPECT_NULL(test, usw_pool_find_seg(&usw_pool, usw_pool.bus_lo - 1));
 	KUNIT_EXPECT_NULL(test, usw_pool_find_seg(&usw_pool, usw_pool.bus_hi));
+	rcu_read_unlock();
 }
 
 static void usw_test_unknown_unmap(struct kunit *test)
@@ -726,15 +765,17 @@ static void usw_test_unknown_unmap(struct kunit *test)
 	u8 *buf = tbuf(test, 4096, 7);
 	unsigned long misuse = usw_stat(misuse);
 	unsigned int i, free_slot = UINT_MAX;
+	struct usw_seg *seg;
 	dma_addr_t dma, stray;
 
 	usw_provokes(test, false, true);
 	usw_set_force(true);
 	dma = dma_map_single(dev, buf, 4096, DMA_BIDIRECTIONAL);
 	KUNIT_ASSERT_FALSE(test, dma_mapping_error(dev, dma));
-	for (i = 0; i < usw_pool.nslots && free_slot == UINT_MAX; i++)
-		if (usw_pool.slots[i].free)
-			free_slot = i;
+	for (seg = seg_from(0); seg; seg = seg_next(seg))
+		for (i = 0; i < usw_seg_slots(&usw_pool) && free_slot == UINT_MAX; i++)
+			if (usw_slot_free(seg->slots[i].state))
+				free_slot = seg->id << usw_pool.seg_shift | i;
 	KUNIT_ASSERT_NE(test, free_slot, UINT_MAX);
 	stray = phys_to_dma(dev, usw_slot_bus(&usw_pool, free_slot));
 
@@ -843,6 +884,7 @@ out:
 static void usw_test_concurrent(struct kunit *test)
 {
 	struct usw_worker w[4];
+	struct usw_seg *seg;
 	unsigned int i;
 
 	usw_set_force(true);
@@ -859,9 +901,10 @@ static void usw_test_concurrent(struct kunit *test)
 		KUNIT_EXPECT_EQ_MSG(test, w[i].errors, 0, "worker %u", i);
 	}
 	KUNIT_EXPECT_EQ(test, used(), 0);
-	for (i = 0; i < usw_pool.nslots; i++)
-		KUNIT_ASSERT_EQ(test, (unsigned int)usw_pool.slots[i].free,
-				USW_SEG_SLOTS - i % USW_SEG_SLOTS);
+	for (seg = seg_from(0); seg; seg = seg_next(seg))
+		for (i = 0; i < usw_seg_slots(&usw_pool); i++)
+			KUNIT_ASSERT_EQ(test, usw_slot_free(seg->slots[i].state),
+					usw_seg_slots(&usw_pool) - i);
 }
 
 static bool machine_consecutive(void *a, void *b)
@@ -1190,17 +1233,17 @@ static void usw_test_sync_past_end(struct kunit *test)
 static void usw_test_map_sg_errors(struct kunit *test)
 {
 	struct device *dev = tdev(test);
-	unsigned int n = usw_pool.nsegs, i;
-	size_t big = USW_SEG_SIZE - PAGE_SIZE;
+	unsigned int n = nsegs(), i;
+	size_t big = seg_size() - PAGE_SIZE;
 	dma_addr_t *hold = kunit_kcalloc(test, n, sizeof(*hold), GFP_KERNEL);
-	u8 *buf = tbuf(test, USW_SEG_SIZE + 1, 3);
+	u8 *buf = tbuf(test, seg_size() + 1, 3);
 	struct scatterlist sg;
 	u64 mask;
 
 	usw_provokes(test, true, false);
 	KUNIT_ASSERT_NOT_NULL(test, hold);
 	usw_set_force(true);
-	sg_init_one(&sg, buf, USW_SEG_SIZE + 1);
+	sg_init_one(&sg, buf, seg_size() + 1);
 	KUNIT_EXPECT_EQ(test, dma_map_sg(dev, &sg, 1, DMA_TO_DEVICE), 0);
 	KUNIT_EXPECT_EQ(test, usw_dma_ops.map_sg(dev, &sg, 1, DMA_TO_DEVICE, 0), -EINVAL);
 
@@ -1238,18 +1281,18 @@ static void usw_test_map_sg_errors(struct kunit *test)
  */
 static void usw_test_map_sg_fails_midway(struct kunit *test)
 {
-	const size_t big = USW_SEG_SIZE - PAGE_SIZE;
+	const size_t big = seg_size() - PAGE_SIZE;
 	struct device *dev = tdev(test);
-	unsigned int n = usw_pool.nsegs - 2, i;
+	unsigned int n = nsegs() - 2, i;
 	dma_addr_t *hold = kunit_kcalloc(test, n, sizeof(*hold), GFP_KERNEL);
-	u8 *hbuf = tbuf(test, big, 1), *bufs[5];
+	u8 *hbuf = tbuf(test, big, 1), *bufs[3];
 	struct scatterlist *sg;
 	struct sg_table sgt;
 	long held;
 
 	usw_provokes(test, true, false);
 	KUNIT_ASSERT_NOT_NULL(test, hold);
-	KUNIT_ASSERT_GE(test, usw_pool.nsegs, 3U);
+	KUNIT_ASSERT_GE(test, nsegs(), 3U);
 	dma_set_max_seg_size(dev, big);
 	usw_set_force(true);
 	for (i = 0; i < n; i++) {
@@ -1492,6 +1535,214 @@ static struct kunit_suite usw_map_suite = {
 	.test_cases = usw_map_cases,
 };
 
+/* ---- the pool's size at run time ---- */
+
+/* The shrink work twice: what stayed idle through a whole period goes back. */
+static void settle(void)
+{
+	usw_resize_flush();
+	usw_resize_flush();
+}
+
+static int usw_resize_init(struct kunit *test)
+{
+	int ret = usw_test_init(test);
+
+	/* Every case starts from the pool as loaded, nothing retiring. */
+	settle();
+	KUNIT_ASSERT_EQ(test, usw_pool.nretiring, 0U);
+	return ret;
+}
+
+static void usw_resize_exit(struct kunit *test)
+{
+	usw_set_pool_max(0);
+	usw_test_exit(test);
+}
+
+static void start_workers(struct kunit *test, struct usw_worker *w, unsigned int n,
+			  const bool *stop)
+{
+	unsigned int i;
+
+	for (i = 0; i < n; i++) {
+		struct task_struct *task;
+
+		w[i] = (struct usw_worker){ .dev = tdev(test), .seed = 77 * (i + 1), .stop = stop };
+		init_completion(&w[i].done);
+		task = kthread_run(usw_worker_fn, &w[i], "usw-kunit-rs%u", i);
+		KUNIT_ASSERT_FALSE(test, IS_ERR(task));
+	}
+}
+
+/*
+ * pool_size up and down while mappers run: their mappings never fail nor lose data. Two
+ * mappings over half a segment each, held through a shrink to one segment, force one busy
+ * segment to retire: both stay intact and writable, and it goes back once they are unmapped.
+ */
+static void usw_test_resize_both_ways(struct kunit *test)
+{
+	unsigned long base = usw_pool_bytes, seg = seg_size(), half = seg / 2 + PAGE_SIZE;
+	unsigned long shrunk = usw_resize_stats.shrunk_segs;
+	unsigned int n0 = nsegs(), round, i;
+	struct device *dev = tdev(test);
+	struct usw_worker w[2];
+	dma_addr_t held[2];
+	u8 *bufs[2];
+	bool stop = false;
+
+	usw_set_force(true);
+	start_workers(test, w, ARRAY_SIZE(w), &stop);
+	for (round = 0; round < 6; round++) {
+		KUNIT_ASSERT_EQ(test, usw_resize(base + 3 * seg), 0);
+		KUNIT_EXPECT_EQ(test, nsegs(), n0 + 3);
+		KUNIT_ASSERT_EQ(test, usw_resize(base), 0);
+		KUNIT_EXPECT_EQ(test, nsegs(), n0);
+	}
+	for (i = 0; i < 2; i++) {
+		bufs[i] = tbuf(test, half, 30 + i);
+		held[i] = dma_map_single(dev, bufs[i], half, DMA_BIDIRECTIONAL);
+		KUNIT_ASSERT_FALSE(test, dma_mapping_error(dev, held[i]));
+	}
+	KUNIT_ASSERT_EQ(test, usw_resize(seg), 0);
+	KUNIT_EXPECT_EQ(test, nsegs(), 1U);
+	KUNIT_EXPECT_GE(test, usw_pool.nretiring, 1U);
+	msleep(100);
+	WRITE_ONCE(stop, true);
+	for (i = 0; i < ARRAY_SIZE(w); i++) {
+		wait_for_completion(&w[i].done);
+		KUNIT_EXPECT_EQ_MSG(test, w[i].errors, 0, "worker %u", i);
+		KUNIT_EXPECT_GT_MSG(test, w[i].rounds, 0U, "worker %u", i);
+	}
+	for (i = 0; i < 2; i++) {
+		KUNIT_EXPECT_TRUE(test, hw_sees(test, held[i], half, 30 + i));
+		hw_write(test, held[i], half, 40 + i);
+		dma_unmap_single(dev, held[i], half, DMA_BIDIRECTIONAL);
+		KUNIT_EXPECT_TRUE(test, filled(bufs[i], half, 40 + i));
+	}
+	settle();
+	KUNIT_EXPECT_EQ(test, usw_pool.nretiring, 0U);
+	KUNIT_EXPECT_EQ(test, usw_pool.nsegs, 1U);
+	KUNIT_ASSERT_EQ(test, usw_resize(base), 0);
+	KUNIT_EXPECT_EQ(test, usw_pool.nsegs, n0);
+	KUNIT_EXPECT_EQ(test, usw_resize_stats.shrunk_segs, shrunk + 6 * 3 + n0 - 1);
+	KUNIT_EXPECT_EQ(test, used(), 0);
+}
+
+/*
+ * pool_max: a map that finds the pool full fails and has the pool grow; the retry succeeds.
+ * Growth stops at pool_max, and what grew goes back once idle for a period.
+ */
+static void usw_test_grow_on_demand(struct kunit *test)
+{
+	unsigned long base = usw_pool_bytes, seg = seg_size();
+	struct usw_resize_stats before = usw_resize_stats;
+	unsigned int n0 = nsegs(), n = 0, i;
+	struct device *dev = tdev(test);
+	dma_addr_t *dma = kunit_kcalloc(test, n0 + 3, sizeof(*dma), GFP_KERNEL);
+	u8 *buf = tbuf(test, seg, 22);
+
+	KUNIT_ASSERT_NOT_NULL(test, dma);
+	usw_provokes(test, true, false);
+	usw_set_force(true);
+	KUNIT_ASSERT_EQ(test, usw_set_pool_max(base + 2 * seg), 0);
+	while (n < n0 + 2) {
+		dma[n] = dma_map_single_attrs(dev, buf, seg, DMA_TO_DEVICE, DMA_ATTR_NO_WARN);
+		if (!dma_mapping_error(dev, dma[n])) {
+			KUNIT_EXPECT_TRUE(test, hw_sees(test, dma[n], seg, 22));
+			n++;
+			continue;
+		}
+		/* Full: the map kicked the grow work; once it ran, there is room. */
+		if (n < n0) {
+			KUNIT_FAIL(test, "pool full after %u of %u segments", n, n0);
+			break;
+		}
+		usw_resize_flush();
+		if (nsegs() <= n) {
+			KUNIT_FAIL(test, "no growth after %u mappings", n);
+			break;
+		}
+	}
+	KUNIT_EXPECT_EQ(test, nsegs(), n0 + 2);
+	KUNIT_EXPECT_GT(test, usw_resize_stats.grows, before.grows);
+	KUNIT_EXPECT_EQ(test, usw_resize_stats.grown_segs, before.grown_segs + 2);
+	KUNIT_EXPECT_EQ(test, usw_resize_stats.grow_failures, before.grow_failures);
+	kunit_info(test, "grew %lu segments of %lu KiB in %llu us\n",
+		   usw_resize_stats.grown_segs - before.grown_segs, seg >> 10,
+		   div_u64(usw_resize_stats.grow_ns - before.grow_ns, NSEC_PER_USEC));
+
+	/* At pool_max: a full pool stays full. */
+	dma[n] = dma_map_single_attrs(dev, buf, seg, DMA_TO_DEVICE, DMA_ATTR_NO_WARN);
+	KUNIT_EXPECT_TRUE(test, dma_mapping_error(dev, dma[n]));
+	usw_resize_flush();
+	KUNIT_EXPECT_EQ(test, nsegs(), n0 + 2);
+
+	for (i = 0; i < n; i++)
+		dma_unmap_single(dev, dma[i], seg, DMA_TO_DEVICE);
+	settle();
+	KUNIT_EXPECT_EQ(test, usw_pool.nsegs, n0);
+	KUNIT_EXPECT_EQ(test, usw_resize_stats.shrunk_segs, before.shrunk_segs + 2);
+	KUNIT_EXPECT_EQ(test, used(), 0);
+}
+
+/* Refused sizes change nothing. */
+static void usw_test_resize_refusals(struct kunit *test)
+{
+	unsigned long base = usw_pool_bytes, seg = seg_size();
+	unsigned int n0 = nsegs();
+
+	KUNIT_EXPECT_EQ(test, usw_resize(base + seg / 2), -EINVAL);
+	KUNIT_EXPECT_EQ(test, usw_set_pool_max(base - seg), -EINVAL);
+	KUNIT_ASSERT_EQ(test, usw_set_pool_max(base + seg), 0);
+	KUNIT_EXPECT_EQ(test, usw_resize(base + 2 * seg), -EINVAL);
+	KUNIT_EXPECT_EQ(test, usw_pool_bytes, base);
+	KUNIT_EXPECT_EQ(test, nsegs(), n0);
+	KUNIT_EXPECT_EQ(test, usw_pool.nsegs, n0);
+}
+
+/*
+ * The largest mapping, a whole segment (2 MiB with segment_size=2M), bounced: the device
+ * sees all of it through the hardware's translation (in a Xen PV domain: one machine-
+ * contiguous extent), and writes all of it back.
+ */
+static void usw_test_largest_mapping(struct kunit *test)
+{
+	struct device *dev = tdev(test);
+	size_t max = usw_dma_ops.max_mapping_size(dev);
+	unsigned long forced = usw_stat(bounced[USW_BOUNCE_FORCE]);
+	u8 *buf = tbuf(test, max, 23);
+	dma_addr_t dma;
+
+	KUNIT_EXPECT_EQ(test, max, seg_size());
+	kunit_info(test, "largest mapping %zu KiB\n", max >> 10);
+	usw_set_force(true);
+	dma = dma_map_single(dev, buf, max, DMA_BIDIRECTIONAL);
+	KUNIT_ASSERT_FALSE(test, dma_mapping_error(dev, dma));
+	KUNIT_EXPECT_TRUE(test, in_pool(dev, dma));
+	KUNIT_EXPECT_EQ(test, usw_stat(bounced[USW_BOUNCE_FORCE]), forced + 1);
+	KUNIT_EXPECT_TRUE(test, hw_sees(test, dma, max, 23));
+	hw_write(test, dma, max, 24);
+	dma_unmap_single(dev, dma, max, DMA_BIDIRECTIONAL);
+	KUNIT_EXPECT_TRUE(test, filled(buf, max, 24));
+	KUNIT_EXPECT_EQ(test, used(), 0);
+}
+
+static struct kunit_case usw_resize_cases[] = {
+	KUNIT_CASE(usw_test_resize_refusals),
+	KUNIT_CASE(usw_test_largest_mapping),
+	KUNIT_CASE(usw_test_grow_on_demand),
+	KUNIT_CASE(usw_test_resize_both_ways),
+	{}
+};
+
+static struct kunit_suite usw_resize_suite = {
+	.name = "uswiotlb_resize",
+	.init = usw_resize_init,
+	.exit = usw_resize_exit,
+	.test_cases = usw_resize_cases,
+};
+
 /* ---- attaching and parameters ---- */
 
 static void usw_test_attach_refusals(struct kunit *test)
@@ -1720,15 +1971,21 @@ static void usw_test_pool_size_values(struct kunit *test)
 
 	for (i = 0; i < ARRAY_SIZE(bad); i++) {
 		bytes = 12345;
-		KUNIT_EXPECT_EQ_MSG(test, usw_parse_pool_size(bad[i], &bytes), -EINVAL, "'%s'",
-				    bad[i]);
+		KUNIT_EXPECT_EQ_MSG(test, usw_parse_size("pool_size", bad[i], SZ_256K, false,
+							 &bytes), -EINVAL, "'%s'", bad[i]);
 		KUNIT_EXPECT_EQ(test, bytes, 12345UL);
 	}
 	for (i = 0; i < ARRAY_SIZE(good); i++) {
-		KUNIT_EXPECT_EQ_MSG(test, usw_parse_pool_size(good[i].val, &bytes), 0, "'%s'",
-				    good[i].val);
+		KUNIT_EXPECT_EQ_MSG(test, usw_parse_size("pool_size", good[i].val, SZ_256K, false,
+							 &bytes), 0, "'%s'", good[i].val);
 		KUNIT_EXPECT_EQ(test, bytes, good[i].bytes);
 	}
+	/* pool_max: 0 is "off"; with 2 MiB segments, sizes come in 2 MiB steps. */
+	KUNIT_EXPECT_EQ(test, usw_parse_size("pool_max", "0", SZ_2M, true, &bytes), 0);
+	KUNIT_EXPECT_EQ(test, bytes, 0UL);
+	KUNIT_EXPECT_EQ(test, usw_parse_size("pool_max", "3M", SZ_2M, true, &bytes), -EINVAL);
+	KUNIT_EXPECT_EQ(test, usw_parse_size("pool_max", "6M", SZ_2M, true, &bytes), 0);
+	KUNIT_EXPECT_EQ(test, bytes, 6UL << 20);
 }
 
 /* ---- real probes: the driver core's dma_configure() runs before the driver's probe ---- */
@@ -2627,7 +2884,7 @@ static struct kunit_suite usw_cache_suite = {
 	.test_cases = usw_cache_cases,
 };
 
-kunit_test_suites(&usw_map_suite, &usw_ctl_suite, &usw_cache_suite);
+kunit_test_suites(&usw_map_suite, &usw_resize_suite, &usw_ctl_suite, &usw_cache_suite);
 
 MODULE_LICENSE("GPL");
 MODULE_DESCRIPTION("KUnit tests for uswiotlb");

@@ -45,7 +45,7 @@ def scenario_order(scen):
 
 
 def main(out):
-    rows, copies, loops, pools = [], {}, {}, {}
+    rows, copies, loops, pools, grows = [], {}, {}, {}, {}
     with open(os.path.join(out, 'raw.txt')) as f:
         for line in f:
             kv = dict(w.split('=', 1) for w in line.split() if '=' in w)
@@ -60,6 +60,9 @@ def main(out):
                     kv['impl'], {})[kv['rep']] = float(kv['pair_ns'])
             elif kind == 'pool' and 'setup_us' in kv:
                 pools[kv['scenario']] = (int(kv['bytes']), int(kv['setup_us']))
+            elif kind == 'grow' and 'grow_us' in kv:
+                grows[kv['scenario']] = (int(kv['bytes']), int(kv['segments']),
+                                         int(kv['grow_us']), kv.get('shrink_ok') == '1')
     copy_us = {k: statistics.median(v) for k, v in copies.items()}
     keys = ['scenario', 'impl', 'granule', 'threads', 'dir', 'rep', 'map_us', 'map_sd',
             'unmap_us', 'unmap_sd']
@@ -118,6 +121,12 @@ def main(out):
     targets(summary, loop_rows)
     for scen, (nbytes, us) in sorted(pools.items(), key=lambda p: scenario_order(p[0])):
         print('pool set-up (%s): %d MiB in %.1f ms' % (scen, nbytes >> 20, us / 1000))
+    for scen, (nbytes, nsegs, us, shrunk) in sorted(grows.items(),
+                                                    key=lambda p: scenario_order(p[0])):
+        print('grow at run time (%s): +%d MiB, %d segments in %.1f ms, %.1f us per segment;'
+              ' given back: %s' % (scen, nbytes >> 20, nsegs, us / 1000,
+                                   us / nsegs if nsegs else float('nan'),
+                                   'yes' if shrunk else 'NO'))
     plot(out, summary)
     if missing:
         print('bench-report: %d combinations lack a side' % missing, file=sys.stderr)

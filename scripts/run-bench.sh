@@ -97,7 +97,7 @@ for scen in $scenarios; do
 		tr -d '\r' <"$dir/console.log" | tail -n 30 | sed 's/^/  | /' >&2
 		fail=1
 	fi
-	sed -n "s/^@@KTEST \(bench\|copy\|loop\|pool\) /scenario=$scen kind=\1 /p" "$dir/stream.log" \
+	sed -n "s/^@@KTEST \(bench\|copy\|loop\|pool\|grow\) /scenario=$scen kind=\1 /p" "$dir/stream.log" \
 		>>"$out/raw.txt"
 	# The maps really went through uswiotlb, the way the scenario says, and none failed.
 	ctrs=$(sed -n 's/^@@KTEST counters //p' "$dir/stream.log")

@@ -10,7 +10,7 @@ static struct dentry *usw_debugfs;
 
 static int usw_nslabs_get(void *data, u64 *val)
 {
-	*val = usw_pool.nslots;
+	*val = usw_pool_nslots(&usw_pool);
 	return 0;
 }
 DEFINE_DEBUGFS_ATTRIBUTE(usw_nslabs_fops, usw_nslabs_get, NULL, "%llu\n");
@@ -44,6 +44,45 @@ static int usw_setup_us_get(void *data, u64 *val)
 	return 0;
 }
 DEFINE_DEBUGFS_ATTRIBUTE(usw_setup_us_fops, usw_setup_us_get, NULL, "%llu\n");
+
+static int usw_pool_bytes_get(void *data, u64 *val)
+{
+	*val = (u64)usw_pool_nslots(&usw_pool) << USW_SLOT_SHIFT;
+	return 0;
+}
+DEFINE_DEBUGFS_ATTRIBUTE(usw_pool_bytes_fops, usw_pool_bytes_get, NULL, "%llu\n");
+
+static int usw_retiring_get(void *data, u64 *val)
+{
+	*val = READ_ONCE(usw_pool.nretiring);
+	return 0;
+}
+DEFINE_DEBUGFS_ATTRIBUTE(usw_retiring_fops, usw_retiring_get, NULL, "%llu\n");
+
+/* A field of usw_resize_stats, by offset. */
+static int usw_resize_stat_get(void *data, u64 *val)
+{
+	char *field = (char *)&usw_resize_stats + (size_t)data;
+
+	if ((size_t)data == offsetof(struct usw_resize_stats, grow_ns))
+		*val = div_u64(READ_ONCE(*(u64 *)field), NSEC_PER_USEC);
+	else
+		*val = READ_ONCE(*(unsigned long *)field);
+	return 0;
+}
+DEFINE_DEBUGFS_ATTRIBUTE(usw_resize_stat_fops, usw_resize_stat_get, NULL, "%llu\n");
+
+static const struct {
+	const char *name;
+	size_t offset;
+} usw_resize_files[] = {
+	{ "grows", offsetof(struct usw_resize_stats, grows) },
+	{ "grown_segments", offsetof(struct usw_resize_stats, grown_segs) },
+	{ "grow_us", offsetof(struct usw_resize_stats, grow_ns) },
+	{ "grow_failures", offsetof(struct usw_resize_stats, grow_failures) },
+	{ "shrinks", offsetof(struct usw_resize_stats, shrinks) },
+	{ "shrunk_segments", offsetof(struct usw_resize_stats, shrunk_segs) },
+};
 
 static int usw_counter_get(void *data, u64 *val)
 {
@@ -83,6 +122,12 @@ void usw_debugfs_init(void)
 	debugfs_create_file_unsafe("used", 0400, usw_debugfs, NULL, &usw_used_fops);
 	debugfs_create_file_unsafe("used_hiwater", 0600, usw_debugfs, NULL, &usw_hiwater_fops);
 	debugfs_create_file_unsafe("pool_setup_us", 0400, usw_debugfs, NULL, &usw_setup_us_fops);
+	debugfs_create_file_unsafe("pool_bytes", 0400, usw_debugfs, NULL, &usw_pool_bytes_fops);
+	debugfs_create_file_unsafe("retiring", 0400, usw_debugfs, NULL, &usw_retiring_fops);
+	for (i = 0; i < ARRAY_SIZE(usw_resize_files); i++)
+		debugfs_create_file_unsafe(usw_resize_files[i].name, 0400, usw_debugfs,
+					   (void *)usw_resize_files[i].offset,
+					   &usw_resize_stat_fops);
 	for (i = 0; i < ARRAY_SIZE(usw_counters); i++)
 		debugfs_create_file_unsafe(usw_counters[i].name, 0400, usw_debugfs,
 					   (void *)usw_counters[i].offset, &usw_counter_fops);

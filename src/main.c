@@ -16,9 +16,6 @@
 
 #include "uswiotlb.h"
 
-#define USW_POOL_MIN	USW_SEG_SIZE
-#define USW_POOL_MAX	(1UL * SZ_1G)
-
 DEFINE_PER_CPU(struct usw_stats, usw_stats);
 struct usw_pool usw_pool;
 EXPORT_SYMBOL_IF_KUNIT(usw_pool);
@@ -27,11 +24,10 @@ EXPORT_SYMBOL_IF_KUNIT(usw_dev);
 /* pool.c stays free of kernel-only macros: its test entry points are exported here. */
 EXPORT_SYMBOL_IF_KUNIT(usw_pool_find_seg);
 bool usw_force;
-/* How long usw_pool_create() took at load: on Xen PV it is one hypercall per segment. */
+/* How long usw_pool_create() took at load: on Xen PV it is one exchange per segment. */
 u64 usw_pool_setup_ns;
 
 static struct platform_device *usw_pdev;
-static unsigned long usw_pool_bytes = 64UL << 20;
 static char usw_attach_spec[256] = "none";
 static DEFINE_MUTEX(usw_param_lock);
 
@@ -92,46 +88,6 @@ static const struct kernel_param_ops usw_force_ops = {
 module_param_cb(force, &usw_force_ops, &usw_force, 0644);
 MODULE_PARM_DESC(force, "Bounce every mapping (0/1, writable at run time)");
 
-/**
- * usw_parse_pool_size() - parse and check a pool_size value
- * @val: the value, e.g. "64M"
- * @bytes: set to the size on success
- *
- * Return: 0, or -EINVAL after saying what is allowed.
- */
-int usw_parse_pool_size(const char *val, unsigned long *bytes)
-{
-	char *end;
-	unsigned long long n = memparse(val, &end);
-
-	if (end == val || (*end && *end != '\n') || n < USW_POOL_MIN || n > USW_POOL_MAX ||
-	    n % USW_SEG_SIZE) {
-		pr_err("uswiotlb: pool_size='%s': must be a multiple of %luK from %luK to %luM, e.g. 64M\n",
-		       val, USW_SEG_SIZE >> 10, USW_POOL_MIN >> 10, USW_POOL_MAX >> 20);
-		return -EINVAL;
-	}
-	*bytes = n;
-	return 0;
-}
-EXPORT_SYMBOL_IF_KUNIT(usw_parse_pool_size);
-
-static int usw_pool_size_set(const char *val, const struct kernel_param *kp)
-{
-	return usw_parse_pool_size(val, &usw_pool_bytes);
-}
-
-static int usw_pool_size_get(char *buf, const struct kernel_param *kp)
-{
-	return sysfs_emit(buf, "%luK\n", usw_pool_bytes >> 10);
-}
-
-static const struct kernel_param_ops usw_pool_size_ops = {
-	.set = usw_pool_size_set,
-	.get = usw_pool_size_get,
-};
-module_param_cb(pool_size, &usw_pool_size_ops, NULL, 0444);
-MODULE_PARM_DESC(pool_size, "Bounce pool size, a multiple of 256K up to 1G (default 64M)");
-
 module_param_string(attach, usw_attach_spec, sizeof(usw_attach_spec), 0444);
 MODULE_PARM_DESC(attach, "Devices to attach at load: none, all, or a comma-separated list of names");
 
@@ -170,12 +126,13 @@ MODULE_PARM_DESC(fail_pool_segment,
 
 /**
  * usw_fail_pool_segment() - whether to fail this pool segment allocation (fault injection)
+ * @size: the segment's size
  *
  * Return: true to fail it.
  */
-bool usw_fail_pool_segment(void)
+bool usw_fail_pool_segment(size_t size)
 {
-	return usw_fail_segment_on && should_fail(&usw_fail_segment, USW_SEG_SIZE);
+	return usw_fail_segment_on && should_fail(&usw_fail_segment, size);
 }
 
 /*
@@ -237,6 +194,9 @@ static int __init usw_init(void)
 	if (ret)
 		goto fail_pdev;
 
+	ret = usw_resize_check();
+	if (ret)
+		goto fail_pdev;
 	ret = usw_xen_init();
 	if (ret)
 		goto fail_pdev;
@@ -246,18 +206,20 @@ static int __init usw_init(void)
 	if (ret)
 		goto fail_keys;
 	start = ktime_get();
-	ret = usw_pool_create(&usw_pool, usw_pool_bytes);
+	ret = usw_pool_create(&usw_pool, usw_seg_shift, usw_pool_bytes, usw_pool_max_bytes);
 	if (ret)
 		goto fail_atomic;
 	usw_pool_setup_ns = ktime_to_ns(ktime_sub(ktime_get(), start));
 	usw_debugfs_init();
+	usw_resize_start();
 	ret = usw_attach_init(usw_attach_spec);
 	if (ret)
 		goto fail_pool;
 
-	pr_info("uswiotlb: %lu MiB pool in %u segments at bus %pad-%pad, %u areas, set up in %llu ms%s%s\n",
-		usw_pool_bytes >> 20, usw_pool.nsegs, &usw_pool.bus_lo, &usw_pool.bus_hi,
-		usw_pool.nareas, div_u64(usw_pool_setup_ns, NSEC_PER_MSEC),
+	pr_info("uswiotlb: %lu KiB pool in %u segments of %zu KiB at bus %pad-%pad, %u areas, set up in %llu ms%s%s\n",
+		usw_pool_bytes >> 10, usw_pool.nsegs, usw_seg_size(&usw_pool) >> 10,
+		&usw_pool.bus_lo, &usw_pool.bus_hi, usw_pool.nareas,
+		div_u64(usw_pool_setup_ns, NSEC_PER_MSEC),
 		static_branch_unlikely(&usw_xen_pv_key) ? ", Xen PV translation" : "",
 		!static_branch_unlikely(&usw_xen_auto_key) ? "" : usw_xen_cflush ?
 		", Xen auto-translated, cache flush hypercall" :
@@ -265,6 +227,7 @@ static int __init usw_init(void)
 	return 0;
 
 fail_pool:
+	usw_resize_stop();
 	usw_debugfs_exit();
 	usw_pool_release(&usw_pool);
 fail_atomic:
@@ -281,6 +244,7 @@ static void __exit usw_exit(void)
 {
 	usw_unload_delay();
 	usw_attach_exit();
+	usw_resize_stop();
 	usw_debugfs_exit();
 	usw_pool_release(&usw_pool);
 	usw_atomic_pool_exit();

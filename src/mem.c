@@ -17,69 +17,99 @@
 
 #include "uswiotlb.h"
 
-static void *usw_seg_alloc(dma_addr_t *bus)
+/**
+ * usw_seg_mem_alloc() - memory for one pool segment, contiguous in every address space
+ * @pool: the pool, for its segment size
+ * @mem: filled in on success
+ *
+ * Return: 0 or -ENOMEM.
+ */
+int usw_seg_mem_alloc(const struct usw_pool *pool, struct usw_seg_mem *mem)
 {
+	size_t size = usw_seg_size(pool);
 	struct page *page;
 	dma_addr_t dma;
-	void *vaddr;
 
-	if (usw_fail_pool_segment())
-		return NULL;
+	if (usw_fail_pool_segment(size))
+		return -ENOMEM;
 	if (static_branch_unlikely(&usw_xen_pv_key)) {
-		vaddr = usw_xen_alloc(usw_dev, USW_SEG_SIZE, &dma, GFP_KERNEL | __GFP_NOWARN);
-		if (vaddr)
-			*bus = dma_to_phys(usw_dev, dma);
-		return vaddr;
+		mem->vaddr = usw_xen_alloc(usw_dev, size, &dma, GFP_KERNEL | __GFP_NOWARN);
+		if (!mem->vaddr)
+			return -ENOMEM;
+		mem->bus = dma_to_phys(usw_dev, dma);
+	} else {
+		/* Below 4 GiB, like the kernel's own swiotlb, so that 32-bit devices can use it. */
+		page = alloc_pages(GFP_KERNEL | GFP_DMA32 | __GFP_NOWARN, get_order(size));
+		if (!page)
+			return -ENOMEM;
+		mem->vaddr = page_address(page);
+		mem->bus = page_to_phys(page);
 	}
-	/* Below 4 GiB, like the kernel's own swiotlb, so that 32-bit devices can use it. */
-	page = alloc_pages(GFP_KERNEL | GFP_DMA32 | __GFP_NOWARN, get_order(USW_SEG_SIZE));
-	if (!page)
-		return NULL;
-	*bus = page_to_phys(page);
-	return page_address(page);
+	mem->phys = virt_to_phys(mem->vaddr);
+	return 0;
 }
 
-static void usw_seg_free(struct usw_seg *seg)
+/**
+ * usw_seg_mem_free() - give back memory from usw_seg_mem_alloc()
+ * @pool: the pool, for its segment size
+ * @mem: the memory
+ */
+void usw_seg_mem_free(const struct usw_pool *pool, const struct usw_seg_mem *mem)
 {
+	size_t size = usw_seg_size(pool);
+
 	if (static_branch_unlikely(&usw_xen_pv_key))
-		usw_xen_free(usw_dev, USW_SEG_SIZE, seg->vaddr, phys_to_dma(usw_dev, seg->bus));
+		usw_xen_free(usw_dev, size, mem->vaddr, phys_to_dma(usw_dev, mem->bus));
 	else
-		__free_pages(virt_to_page(seg->vaddr), get_order(USW_SEG_SIZE));
+		__free_pages(virt_to_page(mem->vaddr), get_order(size));
 }
 
 /**
  * usw_pool_create() - allocate the pool's memory and tables
  * @pool: the pool, zeroed
- * @bytes: pool size, a multiple of USW_SEG_SIZE
+ * @seg_shift: log2 of the slots in a segment
+ * @bytes: pool size, a multiple of the segment size
+ * @max_bytes: the most the pool may grow to, at least @bytes
  *
  * Return: 0 or a negative errno; nothing is left allocated on failure.
  */
-int usw_pool_create(struct usw_pool *pool, unsigned long bytes)
+int usw_pool_create(struct usw_pool *pool, unsigned int seg_shift, unsigned long bytes,
+		    unsigned long max_bytes)
 {
-	unsigned int nsegs = bytes / USW_SEG_SIZE, i;
+	unsigned int shift = seg_shift + USW_SLOT_SHIFT;
+	unsigned int nsegs = bytes >> shift, i;
+	struct usw_seg_mem *mem;
 	int ret;
 
-	ret = usw_pool_init(pool, nsegs, num_possible_cpus());
+	ret = usw_pool_init(pool, seg_shift, USW_POOL_MAX >> shift,
+			    min(num_possible_cpus(), (unsigned int)(max_bytes >> shift)));
 	if (ret)
 		return ret;
+	mem = kvcalloc(nsegs, sizeof(*mem), GFP_KERNEL);
+	if (!mem) {
+		usw_pool_destroy(pool);
+		return -ENOMEM;
+	}
 	for (i = 0; i < nsegs; i++) {
-		struct usw_seg *seg = &pool->segs[i];
-
-		seg->vaddr = usw_seg_alloc(&seg->bus);
-		if (!seg->vaddr) {
-			pr_err("uswiotlb: out of memory for pool segment %u of %u\n", i, nsegs);
-			ret = -ENOMEM;
+		ret = usw_seg_mem_alloc(pool, &mem[i]);
+		if (ret) {
+			pr_err("uswiotlb: out of memory for pool segment %u of %u (%zu KiB each%s)\n",
+			       i, nsegs, usw_seg_size(pool) >> 10,
+			       static_branch_unlikely(&usw_xen_pv_key) ?
+			       ", machine-contiguous from Xen" : "");
 			goto fail;
 		}
-		seg->phys = virt_to_phys(seg->vaddr);
 	}
-	ret = usw_pool_index(pool);
-	if (!ret)
+	ret = usw_pool_add(pool, mem, nsegs);
+	if (!ret) {
+		kvfree(mem);
 		return 0;
-	pr_err("uswiotlb: pool segments overlap in bus space\n");
+	}
+	pr_err("uswiotlb: cannot index the pool's segments: %d\n", ret);
 fail:
 	while (i--)
-		usw_seg_free(&pool->segs[i]);
+		usw_seg_mem_free(pool, &mem[i]);
+	kvfree(mem);
 	usw_pool_destroy(pool);
 	return ret;
 }
@@ -93,16 +123,23 @@ EXPORT_SYMBOL_IF_KUNIT(usw_pool_create);
  */
 void usw_pool_release(struct usw_pool *pool)
 {
-	unsigned int i;
 	unsigned long used = usw_pool_used(pool);
+	unsigned int i;
 
 	if (used) {
 		pr_err("uswiotlb: %lu slots still mapped; leaking the pool, a device may write it\n",
 		       used);
 		return;
 	}
-	for (i = 0; i < pool->nsegs; i++)
-		usw_seg_free(&pool->segs[i]);
+	for (i = 0; i < pool->max_segs; i++) {
+		struct usw_seg *seg = pool->segs[i];
+		struct usw_seg_mem mem;
+
+		if (!seg)
+			continue;
+		mem = (struct usw_seg_mem){ seg->vaddr, seg->phys, seg->bus };
+		usw_seg_mem_free(pool, &mem);
+	}
 	usw_pool_destroy(pool);
 }
 EXPORT_SYMBOL_IF_KUNIT(usw_pool_release);

@@ -76,6 +76,8 @@ static dma_addr_t usw_bounce(struct device *dev, phys_addr_t phys, size_t size,
 
 	slot = usw_pool_alloc(&usw_pool, &req, raw_smp_processor_id());
 	if (slot < 0) {
+		if (slot == -ENOSPC)
+			usw_grow_kick();
 		usw_count(errors);
 		if (!(attrs & DMA_ATTR_NO_WARN))
 			dev_err_ratelimited(dev, "uswiotlb: cannot bounce %zu bytes (%s): %s\n",
@@ -100,7 +102,7 @@ static dma_addr_t usw_bounce(struct device *dev, phys_addr_t phys, size_t size,
 	 * Fill the slots from the buffer even for DMA_FROM_DEVICE: a device that writes only part
 	 * of it must leave the rest as it was, and stale pool data must never reach anyone.
 	 */
-	usw_copy(phys, (char *)usw_slot_vaddr(&usw_pool, slot) + usw_pool.slots[slot].offset,
+	usw_copy(phys, (char *)usw_slot_vaddr(&usw_pool, slot) + usw_slot(&usw_pool, slot)->offset,
 		 size, true);
 	/* The device reads the slot: the copy must reach memory first. */
 	if (usw_noncoherent(dev) && !(attrs & DMA_ATTR_SKIP_CPU_SYNC))
@@ -205,7 +207,8 @@ static noinline bool usw_clamp(struct device *dev, phys_addr_t bus, size_t *size
 
 	if (*size <= 1 || usw_pool_resolve(&usw_pool, bus, 1, ref))
 		return false;
-	avail = usw_pool.slots[ref->head].size - (bus - usw_mapping_bus(&usw_pool, ref->head));
+	avail = usw_slot(&usw_pool, ref->head)->size -
+		(bus - usw_mapping_bus(&usw_pool, ref->head));
 	usw_count(misuse);
 	dev_warn_once(dev, "uswiotlb: %s of %pa+%zu runs past its mapping; clamped to %zu bytes\n",
 		      what, &bus, *size, avail);
@@ -215,7 +218,8 @@ static noinline bool usw_clamp(struct device *dev, phys_addr_t bus, size_t *size
 
 /*
  * Find the live bounce mapping behind @dma: bounced, direct, or misuse (reported). *@size is
- * clamped to the mapping if the range runs past its end.
+ * clamped to the mapping if the range runs past its end. Under rcu_read_lock_sched(): a
+ * segment found here is not given back before the caller is done with it.
  */
 static __always_inline enum usw_found usw_lookup(struct device *dev, dma_addr_t dma,
 						 size_t *size, const char *what,
@@ -237,16 +241,33 @@ static __always_inline enum usw_found usw_lookup(struct device *dev, dma_addr_t 
 	return USW_MISUSE;
 }
 
-/* Unmap of an address inside the pool's bus range: a bounce, or a direct mapping in a hole. */
+/*
+ * Unmap of an address inside the pool's bus range: a bounce, or a direct mapping in a hole.
+ * Lookup and free run under RCU-sched (preemption off: inline, where rcu_read_lock() is a call
+ * with PREEMPT_RCU), which a resize's synchronize_rcu() waits for before it frees a segment;
+ * the copy between them needs none, as the caller owns the live mapping it names.
+ */
 static noinline void usw_unmap_pool(struct device *dev, dma_addr_t dma, size_t size,
 				    enum dma_data_direction dir, unsigned long attrs)
 {
 	bool maintain = usw_noncoherent(dev) && !(attrs & DMA_ATTR_SKIP_CPU_SYNC);
+	enum usw_found found;
 	struct usw_ref ref;
 	size_t one = 1;
-	u32 mapped;
+	bool head = false, freed;
+	u32 mapped = 0;
 
-	switch (usw_lookup(dev, dma, &one, "unmap", &ref)) {
+	rcu_read_lock_sched();
+	found = usw_lookup(dev, dma, &one, "unmap", &ref);
+	if (found == USW_BOUNCED) {
+		const struct usw_slot *h = usw_slot(&usw_pool, ref.head);
+
+		mapped = h->size;
+		head = ref.bounce == (char *)usw_slot_vaddr(&usw_pool, ref.head) + h->offset;
+	}
+	rcu_read_unlock_sched();
+
+	switch (found) {
 	case USW_DIRECT:
 		if (maintain)
 			usw_cache_for_cpu(dev, dma_to_phys(dev, dma), size, dir);
@@ -256,9 +277,7 @@ static noinline void usw_unmap_pool(struct device *dev, dma_addr_t dma, size_t s
 	case USW_BOUNCED:
 		break;
 	}
-	mapped = usw_pool.slots[ref.head].size;
-	if (ref.bounce != (char *)usw_slot_vaddr(&usw_pool, ref.head) +
-			  usw_pool.slots[ref.head].offset) {
+	if (!head) {
 		usw_misuse(dev, "unmap from inside a mapping", dma, size);
 		return;
 	}
@@ -272,7 +291,10 @@ static noinline void usw_unmap_pool(struct device *dev, dma_addr_t dma, size_t s
 	if (!(attrs & DMA_ATTR_SKIP_CPU_SYNC) &&
 	    (dir == DMA_FROM_DEVICE || dir == DMA_BIDIRECTIONAL))
 		usw_copy(ref.orig, ref.bounce, min_t(size_t, size, mapped), false);
-	if (!usw_pool_free(&usw_pool, ref.head))
+	rcu_read_lock_sched();
+	freed = usw_pool_free(&usw_pool, ref.head);
+	rcu_read_unlock_sched();
+	if (!freed)
 		usw_misuse(dev, "unmap", dma, size);
 }
 
@@ -305,7 +327,9 @@ static void usw_sync_for_cpu(struct device *dev, dma_addr_t dma, size_t size,
 
 	if (dir == DMA_TO_DEVICE)
 		return;
+	rcu_read_lock_sched();
 	found = usw_lookup(dev, dma, &size, "sync_for_cpu", &ref);
+	rcu_read_unlock_sched();
 	if (found == USW_MISUSE)
 		return;
 	if (usw_noncoherent(dev))
@@ -323,7 +347,9 @@ static void usw_sync_for_device(struct device *dev, dma_addr_t dma, size_t size,
 
 	if (!usw_noncoherent(dev) && dir == DMA_FROM_DEVICE)
 		return;
+	rcu_read_lock_sched();
 	found = usw_lookup(dev, dma, &size, "sync_for_device", &ref);
+	rcu_read_unlock_sched();
 	if (found == USW_MISUSE)
 		return;
 	if (found == USW_BOUNCED && dir != DMA_FROM_DEVICE)
@@ -358,10 +384,10 @@ static int usw_map_errno(struct device *dev, phys_addr_t phys, size_t size)
 	unsigned long boundary = dma_get_seg_boundary(dev);
 	size_t span = (phys & dma_get_min_align_mask(dev) & (USW_SLOT_SIZE - 1)) + size;
 
-	if (size > usw_pool_max_mapping(dma_get_min_align_mask(dev)) ||
+	if (size > usw_pool_max_mapping(&usw_pool, dma_get_min_align_mask(dev)) ||
 	    (boundary != ULONG_MAX && span > boundary + 1))
 		return -EINVAL;
-	if (!dma_capable(dev, phys_to_dma_unencrypted(dev, usw_pool.bus_lo), size, true))
+	if (!dma_capable(dev, phys_to_dma_unencrypted(dev, READ_ONCE(usw_pool.bus_lo)), size, true))
 		return -EIO;
 	return -ENOMEM;
 }
@@ -457,7 +483,7 @@ static void usw_free_pages(struct device *dev, size_t size, struct page *page, d
 /* A mask is usable if the pool is below it: anything else can be bounced there. */
 static int usw_dma_supported(struct device *dev, u64 mask)
 {
-	return phys_to_dma_unencrypted(dev, usw_pool.bus_hi - 1) <= mask;
+	return phys_to_dma_unencrypted(dev, READ_ONCE(usw_pool.bus_hi) - 1) <= mask;
 }
 
 static u64 usw_get_required_mask(struct device *dev)
@@ -474,7 +500,7 @@ static u64 usw_get_required_mask(struct device *dev)
  */
 static size_t usw_max_mapping_size(struct device *dev)
 {
-	return usw_pool_max_mapping(dma_get_min_align_mask(dev));
+	return usw_pool_max_mapping(&usw_pool, dma_get_min_align_mask(dev));
 }
 
 const struct dma_map_ops usw_dma_ops = {

@@ -60,6 +60,9 @@ DECLARE_STATIC_KEY_FALSE(usw_xen_auto_key);	/* auto-translated Xen guest: foreig
 DECLARE_STATIC_KEY_FALSE(usw_force_key);	/* force=1, or a forced device is attached */
 DECLARE_STATIC_KEY_FALSE(usw_noncoherent_key);	/* a non-coherent device is attached */
 
+/* The most memory the pool may ever hold. */
+#define USW_POOL_MAX	BIT(30)
+
 extern struct usw_pool usw_pool;
 extern const struct dma_map_ops usw_dma_ops;
 extern struct device *usw_dev;
@@ -69,20 +72,22 @@ extern u64 usw_pool_setup_ns;
 /* main.c */
 unsigned long usw_stat_sum(size_t offset);
 void usw_set_force(bool on);
-int usw_parse_pool_size(const char *val, unsigned long *bytes);
 unsigned int usw_module_refs(void);
 #define usw_stat(field) usw_stat_sum(offsetof(struct usw_stats, field))
 #ifdef CONFIG_FAULT_INJECTION
-bool usw_fail_pool_segment(void);
+bool usw_fail_pool_segment(size_t size);
 #else
-static inline bool usw_fail_pool_segment(void)
+static inline bool usw_fail_pool_segment(size_t size)
 {
 	return false;
 }
 #endif
 
 /* mem.c: memory behind the pool and coherent allocations */
-int usw_pool_create(struct usw_pool *pool, unsigned long bytes);
+int usw_seg_mem_alloc(const struct usw_pool *pool, struct usw_seg_mem *mem);
+void usw_seg_mem_free(const struct usw_pool *pool, const struct usw_seg_mem *mem);
+int usw_pool_create(struct usw_pool *pool, unsigned int seg_shift, unsigned long bytes,
+		    unsigned long max_bytes);
 void usw_pool_release(struct usw_pool *pool);
 void *usw_alloc(struct device *dev, size_t size, dma_addr_t *dma, gfp_t gfp, unsigned long attrs);
 void usw_free(struct device *dev, size_t size, void *vaddr, dma_addr_t dma, unsigned long attrs);
@@ -92,6 +97,39 @@ int usw_get_sgtable(struct device *dev, struct sg_table *sgt, void *cpu_addr, dm
 		    size_t size, unsigned long attrs);
 int usw_atomic_pool_init(void);
 void usw_atomic_pool_exit(void);
+
+/**
+ * struct usw_resize_stats - what resizing did since load; written under the resize lock
+ * @grows: grow steps that added segments, on demand or by a pool_size write
+ * @grown_segs: segments they added
+ * @grow_ns: time those steps took, allocation and exchange with Xen included
+ * @grow_failures: grow steps that got fewer segments than they asked for
+ * @shrinks: times segments were given back
+ * @shrunk_segs: segments given back
+ */
+struct usw_resize_stats {
+	unsigned long grows;
+	unsigned long grown_segs;
+	u64 grow_ns;
+	unsigned long grow_failures;
+	unsigned long shrinks;
+	unsigned long shrunk_segs;
+};
+
+/* resize.c: pool size parameters, growth on demand, giving segments back */
+extern unsigned int usw_seg_shift;
+extern unsigned long usw_pool_bytes;
+extern unsigned long usw_pool_max_bytes;
+extern struct usw_resize_stats usw_resize_stats;
+int usw_parse_size(const char *name, const char *val, unsigned long granule, bool zero_ok,
+		   unsigned long *bytes);
+int usw_resize(unsigned long bytes);
+int usw_set_pool_max(unsigned long bytes);
+int usw_resize_check(void);
+void usw_resize_start(void);
+void usw_resize_stop(void);
+void usw_resize_flush(void);
+void usw_grow_kick(void);
 
 /* attach.c */
 int usw_attach(struct device *dev);

@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 //
-// libFuzzer target: the input picks a pool layout, which usw_pool_index() must accept exactly
-// when it is valid, then a sequence of operations run on pool.c and the model of pool_model.h,
-// with every invariant checked after each.
+// libFuzzer target: the input picks a pool shape (segment size, most segments, areas) and then
+// a sequence of operations, segments coming and going among them, run on pool.c and the model
+// of pool_model.h, with every invariant checked after each. Segments to add come from layouts
+// that are valid or not (misaligned, overlapping, wrapping): usw_pool_add() must refuse exactly
+// the invalid ones, whole.
 #include <fuzzer/FuzzedDataProvider.h>
 
 #include <cerrno>
@@ -24,37 +26,29 @@ void Require(const std::string& err) {
   std::abort();
 }
 
-bool ValidLayout(const std::vector<dma_addr_t>& bus) {
-  for (size_t i = 0; i < bus.size(); i++) {
-    if (bus[i] % kSlot || bus[i] > UINT64_MAX - kSegSize) return false;
-    for (size_t j = 0; j < i; j++)
-      if (bus[i] < bus[j] + kSegSize && bus[j] < bus[i] + kSegSize) return false;
-  }
-  return true;
-}
-
 // Segments near 0, across 4 GiB or at the top of bus space, a slot apart at the finest, so that
 // holes, touching segments, overlaps and wrap-around all come up.
-std::vector<dma_addr_t> Layout(FuzzedDataProvider& in) {
-  static constexpr dma_addr_t kBase[] = {0, 0x100000000ULL - 32 * kSegSize,
-                                         0ULL - 16 * kSegSize};
+std::vector<dma_addr_t> Layout(FuzzedDataProvider& in, unsigned seg_shift) {
+  uint64_t seg = SegSize(seg_shift);
+  const dma_addr_t kBase[] = {0, 0x100000000ULL - 32 * seg, 0ULL - 16 * seg};
   dma_addr_t base = kBase[in.ConsumeIntegralInRange(0, 2)];
-  std::vector<dma_addr_t> bus(in.ConsumeIntegralInRange(1, 6));
+  std::vector<dma_addr_t> bus(in.ConsumeIntegralInRange(1, 3));
   for (auto& b : bus) {
-    b = base + in.ConsumeIntegralInRange(0U, 32 * kSegSlots) * kSlot;
+    b = base + in.ConsumeIntegralInRange(0U, 32 * SegSlots(seg_shift)) * kSlot;
     if (in.ConsumeIntegralInRange(0, 31) == 0) b += kSlot / 2;
   }
   return bus;
 }
 
-usw_req Request(FuzzedDataProvider& in) {
+usw_req Request(FuzzedDataProvider& in, unsigned seg_shift) {
   static constexpr unsigned kMinAlign[] = {0, 0x7ff, 0xfff, 0xffff, 0x3ffff, 0x7ffff, UINT_MAX};
   usw_req req{};
   req.orig = in.ConsumeIntegral<uint64_t>();
-  req.size = in.ConsumeBool() ? in.ConsumeIntegralInRange<size_t>(0, kSegSize + kSlot)
-                              : in.ConsumeIntegral<size_t>();
+  req.size = in.ConsumeBool()
+                 ? in.ConsumeIntegralInRange<size_t>(0, SegSize(seg_shift) + kSlot)
+                 : in.ConsumeIntegral<size_t>();
   req.min_align_mask = kMinAlign[in.ConsumeIntegralInRange(0, 6)];
-  unsigned align_bits = in.ConsumeIntegralInRange(0, 20);
+  unsigned align_bits = in.ConsumeIntegralInRange(0, 22);
   req.alloc_align_mask = align_bits < 11 ? 0 : (1U << align_bits) - 1;
   unsigned boundary_bits = in.ConsumeIntegralInRange(11, 64);
   req.boundary_mask = boundary_bits == 64 ? ULONG_MAX : (1UL << boundary_bits) - 1;
@@ -65,43 +59,48 @@ usw_req Request(FuzzedDataProvider& in) {
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   FuzzedDataProvider in(data, size);
-  std::vector<dma_addr_t> bus = Layout(in);
+  unsigned seg_shift = in.ConsumeIntegralInRange(kShiftMin, kShiftMax);
+  unsigned max_segs = in.ConsumeIntegralInRange(1, 8);
   unsigned nareas = in.ConsumeIntegralInRange(0, 8);
 
-  if (!ValidLayout(bus)) {
-    usw_pool p{};
-    if (usw_pool_init(&p, bus.size(), nareas)) std::abort();
-    for (size_t i = 0; i < bus.size(); i++) p.segs[i].bus = bus[i];
-    int err = usw_pool_index(&p);
-    usw_pool_destroy(&p);
-    if (err != -EINVAL) Require("usw_pool_index() accepted an invalid layout");
-    return 0;
-  }
-
   PoolHarness h;
-  Require(h.Init(bus, nareas));
-  Require(h.CheckLayout());
+  Require(h.InitEmpty(seg_shift, max_segs, nareas));
+  Require(h.Add(Layout(in, seg_shift)));
+  Require(h.Check());
   const usw_pool* pool = h.pool();
   while (in.remaining_bytes()) {
-    unsigned op = in.ConsumeIntegralInRange(0, 9);
+    unsigned op = in.ConsumeIntegralInRange(0, 14);
     if (op < 5) {
-      Require(h.Alloc(Request(in), in.ConsumeIntegral<unsigned>()));
+      Require(h.Alloc(Request(in, seg_shift), in.ConsumeIntegral<unsigned>()));
     } else if (op < 7 && !h.mappings().empty()) {
       auto it = h.mappings().begin();
       std::advance(it, in.ConsumeIntegralInRange<size_t>(0, h.mappings().size() - 1));
       Require(h.Free(it->first));
     } else if (op < 8) {
-      Require(h.Free(in.ConsumeIntegralInRange(0U, pool->nslots - 1)));
+      // Any slot number, past max_segs' too.
+      Require(h.Free(in.ConsumeIntegralInRange(0U, ((max_segs + 1) << seg_shift) - 1)));
     } else if (op < 9) {
-      dma_addr_t span = pool->bus_hi - pool->bus_lo + 2 * kSlot;
-      Require(h.Resolve(pool->bus_lo - kSlot + in.ConsumeIntegralInRange<uint64_t>(0, span),
-                        in.ConsumeIntegralInRange<size_t>(1, 2 * kSegSize)));
-    } else {
+      dma_addr_t lo = pool->nsegs ? pool->bus_lo : 0x100000000ULL;
+      dma_addr_t span = pool->nsegs ? pool->bus_hi - pool->bus_lo : 0;
+      Require(h.Resolve(lo - kSlot + in.ConsumeIntegralInRange<uint64_t>(0, span + 2 * kSlot),
+                        in.ConsumeIntegralInRange<size_t>(1, 2 * h.seg_size())));
+    } else if (op < 10) {
       h.ResetHiwater();
+    } else if (op < 11) {
+      Require(h.Add(Layout(in, seg_shift)));
+    } else if (op < 12) {
+      Require(h.Retire(in.ConsumeIntegralInRange(0U, max_segs)));
+    } else if (op < 13) {
+      Require(h.RetireIdle(in.ConsumeIntegralInRange(0U, max_segs)));
+    } else {
+      unsigned max = in.ConsumeIntegralInRange(0U, max_segs + 1);
+      Require(h.Reap(max > max_segs ? UINT_MAX : max));
     }
     Require(h.Check());
   }
   while (!h.mappings().empty()) Require(h.Free(h.mappings().begin()->first));
+  Require(h.Retire(0));
+  Require(h.Reap());
   Require(h.Check());
   return 0;
 }
