@@ -104,7 +104,7 @@ fi
 
 step "checkpatch --strict"
 ksrc=$(scripts/kernel-source.sh)
-files=$(ls src/*.c src/*.h kunit/*.c bench/*.c | grep -v '\.mod\.c$')
+files=$(ls src/*.c src/*.h kunit/*.c kunit/*.h bench/*.c | grep -v '\.mod\.c$')
 "$ksrc/scripts/checkpatch.pl" --strict --no-tree --quiet -f $files
 echo "checkpatch: clean"
 step "make mutants' list still applies to src/"
