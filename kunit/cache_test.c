@@ -423,7 +423,7 @@ static void usw_test_cache_foreign_bounce(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, usw_stat(foreign_bounced), f_bounced + 1);
 	/* Only a bounce may be read: the foreign frame is nobody's memory. */
 	if (!dma_mapping_error(dev, dma) && in_pool(dev, dma))
-		KUNIT_EXPECT_TRUE(test, hw_sees(test, dma, 3000, (u8)(41 + 100 * 7)));
+		KUNIT_EXPECT_TRUE(test, hw_sees(test, dma, 3000, seed_at(41, 100)));
 	else
 		KUNIT_FAIL(test, "mapped in place at %pad without the cache-flush op", &dma);
 	if (!dma_mapping_error(dev, dma))

@@ -72,6 +72,15 @@ bool filled_with(const u8 *p, size_t size, u8 byte);
 bool hw_sees(struct kunit *test, dma_addr_t dma, size_t size, u8 seed);
 void hw_write(struct kunit *test, dma_addr_t dma, size_t size, u8 seed);
 
+/*
+ * From @off bytes in, what fill() wrote from @seed goes on as if filled from this seed. Masked,
+ * not cast: sparse warns of a cast to u8 that truncates a constant.
+ */
+static inline u8 seed_at(u8 seed, size_t off)
+{
+	return (seed + off * 7) & 0xff;
+}
+
 bool in_pool(struct device *dev, dma_addr_t dma);
 long used(void);
 size_t seg_size(void);

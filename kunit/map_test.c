@@ -79,7 +79,7 @@ static void usw_test_bounce_narrow_mask(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, usw_stat(bounced[USW_BOUNCE_MASK]), bounced + 1);
 	KUNIT_EXPECT_LE(test, dma + 999, mask);
 	KUNIT_EXPECT_TRUE(test, in_pool(dev, dma));
-	KUNIT_EXPECT_TRUE(test, hw_sees(test, dma, 1000, (u8)(3 + 24 * 7)));
+	KUNIT_EXPECT_TRUE(test, hw_sees(test, dma, 1000, seed_at(3, 24)));
 	hw_write(test, dma, 1000, 77);
 	/* The CPU's copy is untouched until the unmap copies the device's data back. */
 	KUNIT_EXPECT_TRUE(test, filled(buf, 1024, 3));
@@ -144,7 +144,7 @@ static void usw_test_sync_directions(struct kunit *test)
 		/* CPU writes part; sync_for_device copies it to the device only toward it. */
 		fill(buf + 512, 1024, 40);
 		dma_sync_single_range_for_device(dev, dma, 512, 1024, dir);
-		seen = dir == DMA_FROM_DEVICE ? (u8)(30 + 512 * 7) : 40;
+		seen = dir == DMA_FROM_DEVICE ? seed_at(30, 512) : 40;
 		KUNIT_EXPECT_TRUE_MSG(test, hw_sees(test, dma + 512, 1024, seen), "dir %d", dir);
 		/* Outside the synced range the device's view is unchanged. */
 		KUNIT_EXPECT_TRUE(test, hw_sees(test, dma, 512, 30));
@@ -216,7 +216,7 @@ static void usw_test_min_align_mask(struct kunit *test)
 		KUNIT_EXPECT_TRUE(test, in_pool(dev, dma));
 		KUNIT_EXPECT_EQ_MSG(test, dma & 4095, virt_to_phys(p) & 4095, "offset %x",
 				    offsets[i]);
-		KUNIT_EXPECT_TRUE(test, hw_sees(test, dma, len, (u8)(5 + (p - buf) * 7)));
+		KUNIT_EXPECT_TRUE(test, hw_sees(test, dma, len, seed_at(5, p - buf)));
 		dma_unmap_single(dev, dma, len, DMA_TO_DEVICE);
 	}
 	KUNIT_EXPECT_EQ(test, used(), 0);
@@ -243,7 +243,7 @@ static void usw_test_max_mapping_promise(struct kunit *test)
 	dma = dma_map_single(dev, p, max, DMA_TO_DEVICE);
 	KUNIT_ASSERT_FALSE_MSG(test, dma_mapping_error(dev, dma), "%zu bytes at offset 0xfff", max);
 	KUNIT_EXPECT_EQ(test, dma & 4095, 0xfff);
-	KUNIT_EXPECT_TRUE(test, hw_sees(test, dma, max, (u8)(9 + (p - buf) * 7)));
+	KUNIT_EXPECT_TRUE(test, hw_sees(test, dma, max, seed_at(9, p - buf)));
 	dma_unmap_single(dev, dma, max, DMA_TO_DEVICE);
 
 	dma = dma_map_single(dev, p, max + 1, DMA_TO_DEVICE);
@@ -268,7 +268,7 @@ static void usw_test_page_alignment(struct kunit *test)
 	b = dma_map_single(dev, big + 16, 2 * PAGE_SIZE, DMA_TO_DEVICE);
 	KUNIT_ASSERT_FALSE(test, dma_mapping_error(dev, b));
 	KUNIT_EXPECT_EQ(test, b & (PAGE_SIZE - 1), 0);
-	KUNIT_EXPECT_TRUE(test, hw_sees(test, b, 2 * PAGE_SIZE, (u8)(2 + 16 * 7)));
+	KUNIT_EXPECT_TRUE(test, hw_sees(test, b, 2 * PAGE_SIZE, seed_at(2, 16)));
 	dma_unmap_single(dev, b, 2 * PAGE_SIZE, DMA_TO_DEVICE);
 	for (i = 0; i < ARRAY_SIZE(s); i++)
 		dma_unmap_single(dev, s[i], 64, DMA_TO_DEVICE);
@@ -657,7 +657,7 @@ static void usw_test_xen_straddle(struct kunit *test)
 		KUNIT_EXPECT_FALSE(test, dma_mapping_error(dev, dma));
 		KUNIT_EXPECT_EQ(test, usw_stat(bounced[USW_BOUNCE_STRADDLE]), bounced + 1);
 		KUNIT_EXPECT_TRUE(test, in_pool(dev, dma));
-		KUNIT_EXPECT_TRUE(test, hw_sees(test, dma, PAGE_SIZE, (u8)(33 + 100 * 7)));
+		KUNIT_EXPECT_TRUE(test, hw_sees(test, dma, PAGE_SIZE, seed_at(33, 100)));
 		if (!dma_mapping_error(dev, dma))
 			dma_unmap_single(dev, dma, PAGE_SIZE, DMA_TO_DEVICE);
 	}
@@ -869,8 +869,8 @@ static void usw_test_sync_past_end(struct kunit *test)
 	usw_dma_ops.sync_single_for_cpu(dev, dma + 4000, 200, DMA_FROM_DEVICE);
 	KUNIT_EXPECT_EQ(test, usw_stat(misuse), misuse + 1);
 	KUNIT_EXPECT_TRUE(test, filled(buf, 4000, 7));
-	KUNIT_EXPECT_TRUE(test, filled(buf + 4000, 96, (u8)(9 + 4000 * 7)));
-	KUNIT_EXPECT_TRUE(test, filled(buf + 4096, 64, (u8)(7 + 4096 * 7)));
+	KUNIT_EXPECT_TRUE(test, filled(buf + 4000, 96, seed_at(9, 4000)));
+	KUNIT_EXPECT_TRUE(test, filled(buf + 4096, 64, seed_at(7, 4096)));
 
 	/* And towards the device: the CPU's new data reaches the mapped tail only. */
 	fill(buf + 4000, 96 + 64, 30);
