@@ -107,6 +107,22 @@ ksrc=$(scripts/kernel-source.sh)
 files=$(ls src/*.c src/*.h kunit/*.c kunit/*.h bench/*.c | grep -v '\.mod\.c$')
 "$ksrc/scripts/checkpatch.pl" --strict --no-tree --quiet -f $files
 echo "checkpatch: clean"
+if [ "$x86" = 1 ]; then
+	# Every file of src/, kunit/ and bench/ through sparse (C=2), in a copy: any warning or error
+	# of its fails.
+	step "sparse (C=2) against the x86_64 test kernel"
+	sparse_build=$cache/modbuild/sparse
+	rm -rf "$sparse_build"
+	mkdir -p "$sparse_build"
+	cp -r Kbuild src kunit bench "$sparse_build/"
+	log=.results/check-sparse.log
+	make -C "$kdir" M="$sparse_build" C=2 modules >"$log" 2>&1 || { cat "$log"; exit 1; }
+	if grep -E '(^|[^a-zA-Z])(warning|error):' "$log" || ! grep -q ' CHECK ' "$log"; then
+		echo "sparse: warnings, or nothing checked (log: $log)" >&2
+		exit 1
+	fi
+	echo "sparse: clean, $(grep -c ' CHECK ' "$log") files"
+fi
 step "make mutants' list still applies to src/"
 scripts/mutants.sh --check
 step "the soak's and demo's parsers on recorded consoles (scripts/selftest.sh)"

@@ -8,6 +8,7 @@ pkgs=(
 	build-essential bc bison flex libelf-dev libssl-dev dwarves python3 rsync kmod cpio xz-utils
 	busybox-static qemu-system-x86 qemu-utils qemu-system-arm gcc-aarch64-linux-gnu
 	g++-aarch64-linux-gnu
+	sparse # check.sh's C=2 build
 	linux-source-6.12 linux-source-6.1 linux-headers-6.12.117+deb12-amd64 linux-headers-6.1.0-56-amd64
 	xen-hypervisor-4.17-amd64 device-tree-compiler
 	curl gpgv debian-archive-keyring # qemu-backports.sh
