@@ -73,7 +73,7 @@ if [ -n "$kdir" ]; then
 fi
 [ -n "$krel" ] && [ -n "$ko" ] && [ -n "$tools" ] || usage
 [ -f "$ko" ] || die "no module at $ko"
-for t in usw-blkcheck usw-netcheck; do
+for t in usw-blkcheck usw-netcheck uswiotlb-stat; do
 	[ -x "$tools/$t" ] || die "no $t in $tools"
 done
 [[ $tmo =~ ^[0-9]+$ ]] || die "--timeout wants whole seconds"
@@ -115,7 +115,8 @@ chan=$out/channel.log
 : >"$chan"
 
 files=(-f "$ko:/usw/uswiotlb.ko" -f "$tools/usw-blkcheck:/usw/usw-blkcheck"
-	-f "$tools/usw-netcheck:/usw/usw-netcheck" -f "$here/init/lib:/usw/lib"
+	-f "$tools/usw-netcheck:/usw/usw-netcheck" -f "$tools/uswiotlb-stat:/usw/uswiotlb-stat"
+	-f "$here/init/lib:/usw/lib"
 	-f "$here/init/checks:/usw/checks")
 if [ -z "$kdir" ]; then
 	boot_stock_drivers "$stock" "$krel" "$out/drivers" ||
