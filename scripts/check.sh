@@ -30,11 +30,20 @@ debug) x86=0 arm64=0 debug=1 stress_ms=${USW_STRESS_MS:-120000} ;;
 *) echo "usage: $0 [arm64|debug]" >&2; exit 2 ;;
 esac
 
-step() { printf '\n==== %s\n' "$*"; }
+step() { printf '\n==== %s\n' "$*"; this_step=$*; }
+# The summary names every step that failed with its log's failure lines: CI keeps only the end
+# of the output.
+failures=()
+failed_in() {	# failed_in LOG: record the current step as failed
+	failures+=("$this_step ($1)")
+	while IFS= read -r l; do failures+=("    $l"); done < <(grep -aE \
+		'FAIL|^ *not ok |^\[  FAILED  \]|[0-9]+ failed' "$1" 2>/dev/null | grep -v ' 0 failed' |
+		tail -n 12 || true)
+}
 count() {	# add up the "N passed, N failed[, N skipped]" line in file $1
 	local line
 	line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$1" | tail -n 1 || true)
-	[ -n "$line" ] || { failed=$((failed + 1)); return; }
+	[ -n "$line" ] || { failed=$((failed + 1)); failed_in "$1"; return; }
 	passed=$((passed + $(echo "$line" | sed -E 's/^([0-9]+) passed.*/\1/')))
 	failed=$((failed + $(echo "$line" | sed -E 's/^[0-9]+ passed, ([0-9]+) failed.*/\1/')))
 	if [[ $line =~ ([0-9]+)\ skipped ]]; then
@@ -55,6 +64,7 @@ run_counted() {
 	count "$log"
 	[ "$rc" -eq 0 ] || [ "$rc" -eq "${ok_rc:-0}" ] || [ "$failed" -gt "$before" ] ||
 		failed=$((failed + 1))
+	[ "$failed" -eq "$before" ] || failed_in "$log"
 }
 start=$(date +%s)
 mkdir -p .results
@@ -143,6 +153,7 @@ if [ "$x86" = 1 ]; then
 	passed=$((passed + host_pass))
 	failed=$((failed + host_fail))
 	[ "$rc" -eq 0 ] || [ "$host_fail" -gt 0 ] || failed=$((failed + 1))
+	[ "$rc" -eq 0 ] && [ "$host_fail" -eq 0 ] || failed_in "$log"
 
 	step "pool fuzzer, 15 s"
 	if make -C tools fuzz-smoke FUZZ_SECONDS=15 >.results/check-fuzz.log 2>&1; then
@@ -151,6 +162,7 @@ if [ "$x86" = 1 ]; then
 	else
 		tail -40 .results/check-fuzz.log
 		failed=$((failed + 1))
+		failed_in .results/check-fuzz.log
 	fi
 fi
 
@@ -310,11 +322,13 @@ if [ "$x86" = 1 ]; then
 			passed=$((passed + 1))
 		else
 			failed=$((failed + 1))
+			failed_in .results/check-bench.log
 		fi
 	done
 fi
 
 step "summary"
 echo "make check took $(($(date +%s) - start)) s"
+[ ${#failures[@]} -eq 0 ] || printf 'failed: %s\n' "${failures[@]}"
 echo "${passed} passed, ${failed} failed, ${skipped} skipped"
 [ "$failed" -eq 0 ]
