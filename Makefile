@@ -10,6 +10,8 @@
 #                                       and the test kernel
 #   make demo-arm64                     the demo in an arm64 Xen dom0 (stock arm64 6.12), coherent
 #                                       and non-coherent, and an arm64 domU on blkback/netback
+#   make deb                            the Debian packages: uswiotlb-dkms (all) and uswiotlb-tools,
+#                                       in build/deb/
 #   make bench                          dma_map_benchmark: uswiotlb vs the kernel's own DMA ops
 #   make mutants [MUTANTS="a b"]        one-line mutants of src/ (scripts/mutants.txt): all killed?
 #   make soak [ARMS="flip kernel"]      the demo's workloads on many fresh boots, per arm: stalls,
@@ -27,7 +29,7 @@ modules:
 
 clean:
 	$(MAKE) -C $(KDIR) M=$(CURDIR) clean
-	rm -rf tools/build .results
+	rm -rf tools/build .results build
 
 check:
 	scripts/check.sh
@@ -56,6 +58,10 @@ demo-pvh:
 demo-arm64:
 	scripts/demo.sh 6.12-arm64
 
+deb:
+	scripts/deps.sh
+	scripts/deb.sh
+
 mutants:
 	scripts/mutants.sh $(MUTANTS)
 
@@ -67,4 +73,4 @@ bench:
 	$(MAKE) -C tools bench
 	scripts/run-bench.sh
 
-.PHONY: all modules clean check check-arm64 check-debug check-host demo demo-all demo-guests demo-pvh demo-arm64 bench mutants soak
+.PHONY: deb all modules clean check check-arm64 check-debug check-host demo demo-all demo-guests demo-pvh demo-arm64 bench mutants soak

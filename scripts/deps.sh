@@ -9,6 +9,7 @@ pkgs=(
 	busybox-static qemu-system-x86 qemu-utils qemu-system-arm gcc-aarch64-linux-gnu
 	g++-aarch64-linux-gnu
 	sparse # check.sh's C=2 build
+	debhelper dh-dkms dkms initramfs-tools # make deb, and deb-test.sh installs what it built
 	linux-source-6.12 linux-source-6.1 linux-headers-6.12.117+deb12-amd64 linux-headers-6.1.0-56-amd64
 	xen-hypervisor-4.17-amd64 device-tree-compiler
 	curl gpgv debian-archive-keyring # qemu-backports.sh

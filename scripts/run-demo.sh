@@ -27,6 +27,10 @@
 #   --pvh            dom0 is a PVH domain (auto-translated, one vCPU; scripts/lib/boot.sh)
 #   --noncoherent    arm64: the board's device tree without dma-coherent, so that the devices
 #                    are non-coherent and uswiotlb maintains the caches for them
+#   --dkms DIR       the DKMS run instead (scripts/init/modprobe), x86_64 PV dom0 only: the
+#                    module from DIR/lib/modules/KREL/updates/dkms/ (what the package installed,
+#                    scripts/deb-test.sh --keep DIR) in the stock kernel's /lib/modules tree with
+#                    DIR/etc/modprobe.d/, loaded by kmod's modprobe in coldplug order; no --module
 #   --trace          record QEMU's NVMe trace events (nvme.trace, kept gzipped if the run lost
 #                    a command; scripts/nvme-trace.py LOGDIR reads it)
 #   -v, --verbose    stream the console to stderr
@@ -43,7 +47,7 @@ usage() { sed -n '/^#   scripts/,/^#   -v/s/^# \{0,3\}//p' "$0" >&2; exit 2; }
 die() { echo "run-demo: $*" >&2; exit 2; }
 
 krel="" kdir="" ko="" tools="" tmo=900 name="" results=$PWD/.results verbose=0
-blk_bytes="" net_frames="" init=demo trace=0 run_secs=20 domu=pv coherent=1
+blk_bytes="" net_frames="" init=demo trace=0 run_secs=20 domu=pv coherent=1 dkms=""
 while [ $# -gt 0 ]; do
 	case $1 in
 	--krel) krel=${2-}; shift 2 ;;
@@ -60,6 +64,7 @@ while [ $# -gt 0 ]; do
 	--domu) domu=${2-}; shift 2 ;;
 	--pvh) boot_dom0=pvh; shift ;;
 	--noncoherent) coherent=0; shift ;;
+	--dkms) dkms=${2-}; init=modprobe; shift 2 ;;
 	--trace) trace=1; shift ;;
 	-v | --verbose) verbose=1; shift ;;
 	-h | --help) usage ;;
@@ -70,6 +75,13 @@ if [ -n "$kdir" ]; then
 	[ -z "$krel" ] || die "--krel or --kdir, not both"
 	[ "$init" = demo ] || die "--kdir is for the demo, not --guests"
 	krel=$(cat "$kdir/include/config/kernel.release" 2>/dev/null) || die "no kernel in $kdir"
+fi
+if [ -n "$dkms" ]; then
+	[ -z "$ko" ] && [ -z "$kdir" ] || die "--dkms takes the module from DIR, on a stock kernel"
+	[[ $krel == *-amd64 ]] && [ "$boot_dom0" = pv ] || die "--dkms is for an x86_64 PV dom0"
+	ko=$(ls "$dkms/lib/modules/$krel/updates/dkms/uswiotlb.ko"* 2>/dev/null | head -n 1) ||
+		true
+	[ -f "$dkms/etc/modprobe.d/uswiotlb.conf" ] || die "no etc/modprobe.d/uswiotlb.conf in $dkms"
 fi
 [ -n "$krel" ] && [ -n "$ko" ] && [ -n "$tools" ] || usage
 [ -f "$ko" ] || die "no module at $ko"
@@ -114,14 +126,21 @@ chan=$out/channel.log
 : >"$console"
 : >"$chan"
 
-files=(-f "$ko:/usw/uswiotlb.ko" -f "$tools/usw-blkcheck:/usw/usw-blkcheck"
+files=(-f "$tools/usw-blkcheck:/usw/usw-blkcheck"
 	-f "$tools/usw-netcheck:/usw/usw-netcheck" -f "$tools/uswiotlb-stat:/usw/uswiotlb-stat"
 	-f "$here/init/lib:/usw/lib"
 	-f "$here/init/checks:/usw/checks")
-if [ -z "$kdir" ]; then
+if [ -n "$dkms" ]; then
+	boot_modules_tree "$stock" "$krel" "$dkms" "$out/root" nvme e1000 ||
+		die "cannot make a /lib/modules tree from $stock and $dkms"
+	files+=("${boot_files[@]}")
+elif [ -z "$kdir" ]; then
+	files+=(-f "$ko:/usw/uswiotlb.ko")
 	boot_stock_drivers "$stock" "$krel" "$out/drivers" ||
 		die "no disk or e1000 modules in $stock"
 	files+=("${boot_files[@]}")
+else
+	files+=(-f "$ko:/usw/uswiotlb.ko")
 fi
 mem=2G
 if [ "$init" = guests ]; then

@@ -394,6 +394,40 @@ boot_stock_group() {
 	[ "$n" -gt 0 ]
 }
 
+# boot_modules_tree STOCK KREL DKMS ROOT MODULE...: a /lib/modules/KREL tree as a booted
+# system has it, for kmod's modprobe: the stock kernel's MODULEs with their dependencies at
+# their own paths, compressed as shipped, uswiotlb.ko from DKMS/lib/modules/KREL/updates/dkms,
+# depmod's indexes over them; DKMS/etc/modprobe.d/*.conf, and kmod itself (as /sbin/kmod) with
+# the libraries it loads. Built in ROOT; sets boot_files.
+boot_modules_tree() {
+	local stock=$1 krel=$2 dkms=$3 root=$4 path f lib
+	shift 4
+	local mods=$root/lib/modules/$krel
+	rm -rf "$root"
+	mkdir -p "$mods/updates/dkms" "$root/etc/modprobe.d"
+	while read -r path; do
+		mkdir -p "$root/$(dirname "${path#"$stock"/}")"
+		cp "$path" "$root/${path#"$stock"/}"
+	done < <(for m in "$@"; do modprobe -d "$stock" -S "$krel" --show-depends "$m"; done |
+		awk '$1 == "insmod" && !seen[$2]++ { print $2 }')
+	for f in modules.builtin modules.builtin.modinfo modules.order; do
+		cp "$stock/lib/modules/$krel/$f" "$mods/"
+	done
+	cp "$dkms/lib/modules/$krel/updates/dkms/"uswiotlb.ko* "$mods/updates/dkms/" || return 1
+	cp "$dkms"/etc/modprobe.d/*.conf "$root/etc/modprobe.d/"
+	# The harness's, not the package's: a lost NVMe command costs seconds, not minutes.
+	echo "options nvme_core io_timeout=10" >"$root/etc/modprobe.d/demo.conf"
+	depmod -b "$root" "$krel" || return 1
+	boot_files=()
+	while read -r f; do
+		boot_files+=(-f "$root/$f:/$f")
+	done < <(cd "$root" && find . -type f | sed 's|^\./||')
+	boot_files+=(-f /bin/kmod:/sbin/kmod -f /lib64/ld-linux-x86-64.so.2:/lib64/ld-linux-x86-64.so.2)
+	while read -r lib; do
+		boot_files+=(-f "$(readlink -f "$lib"):/lib/x86_64-linux-gnu/$(basename "$lib")")
+	done < <(ldd /bin/kmod | awk '$2 == "=>" && $3 ~ /^\// { print $3 }')
+}
+
 # boot_xen_tools ROOT: the Xen toolstack unpacked in ROOT (scripts/xen-tools.sh) for a dom0
 # initramfs: xl, xenstored, xenconsoled, xen-init-dom0 and libxl-save-helper in
 # /usr/lib/xen-4.17/bin, xenstore-{read,write,ls} in /usw, and every library they load in
