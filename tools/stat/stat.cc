@@ -16,6 +16,8 @@
 #include <cstdio>
 #include <cstring>
 
+#include "../common/format.h"
+
 namespace usw_stat {
 
 // Widths: each column fits "reset", and the busy ones any rate FormatRate gives.
@@ -86,16 +88,9 @@ std::string Describe(const std::string& dir, int err) {
 
 std::string U64(std::optional<uint64_t> v) { return v ? std::to_string(*v) : "-"; }
 
-[[gnu::format(printf, 1, 2)]] std::string Printf(const char* fmt, ...) {
-  char buf[256];
-  va_list ap;
-  va_start(ap, fmt);
-  std::vsnprintf(buf, sizeof(buf), fmt, ap);
-  va_end(ap);
-  return buf;
-}
+using usw::Format;
 
-std::string Fixed(std::optional<double> v) { return v ? Printf("%.1f", *v) : "-"; }
+std::string Fixed(std::optional<double> v) { return v ? Format("%.1f", *v) : "-"; }
 
 std::string JsonString(std::string_view s) {
   std::string out = "\"";
@@ -105,7 +100,7 @@ std::string JsonString(std::string_view s) {
       out += char(c);
     } else if (c < 0x20 || c >= 0x7f) {
       // Bytes above ASCII too: a file name need not be UTF-8, the JSON must be.
-      out += Printf("\\u%04x", c);
+      out += Format("\\u%04x", c);
     } else {
       out += char(c);
     }
@@ -114,7 +109,7 @@ std::string JsonString(std::string_view s) {
 }
 
 std::string JsonNumber(std::optional<uint64_t> v) { return v ? std::to_string(*v) : "null"; }
-std::string JsonNumber(std::optional<double> v) { return v ? Printf("%.3f", *v) : "null"; }
+std::string JsonNumber(std::optional<double> v) { return v ? Format("%.3f", *v) : "null"; }
 
 struct Field {
   std::string_view name;
@@ -126,7 +121,7 @@ constexpr Field kGaugeColumns[] = {
 
 void Cell(std::string& line, int width, const std::string& text) {
   if (!line.empty()) line += ' ';
-  line += Printf("%*s", width, text.c_str());
+  line += Format("%*s", width, text.c_str());
 }
 
 }  // namespace
@@ -236,9 +231,9 @@ Rates ComputeRates(const Sample& prev, const Sample& cur) {
 std::string FormatRate(double per_second) {
   if (per_second == 0) return "0";
   if (per_second < 0.05) return "<0.1";  // never 0.0 for an event that did happen
-  if (per_second < 9.95) return Printf("%.1f", per_second);
-  if (per_second < 999999.5) return Printf("%.0f", per_second);
-  return Printf("%.1fM", per_second / 1e6);
+  if (per_second < 9.95) return Format("%.1f", per_second);
+  if (per_second < 999999.5) return Format("%.0f", per_second);
+  return Format("%.1fM", per_second / 1e6);
 }
 
 std::string FormatOnce(const Counters& c) {
@@ -250,7 +245,7 @@ std::string FormatOnce(const Counters& c) {
   }
   std::string out;
   for (const std::string& n : names)
-    out += Printf("%-*s %*" PRIu64 "\n", nw, n.c_str(), vw, c.find(n)->second);
+    out += Format("%-*s %*" PRIu64 "\n", nw, n.c_str(), vw, c.find(n)->second);
   Pool p = PoolOf(c);
   out += "pool: " + Fixed(p.mib) + " MiB, " + U64(p.used) + " of " + U64(p.nslabs) +
          " slots in use (" + Fixed(p.use_pct) + "%), high-water " + U64(p.hiwater) + " (" +

@@ -21,6 +21,8 @@
 #include <string>
 #include <vector>
 
+#include "../common/format.h"
+
 namespace usw_stat {
 namespace {
 
@@ -199,6 +201,16 @@ class FakeDir : public testing::Test {
 
   std::string dir_, err_;
 };
+
+// The shared formatter: any length, where the tools' own once cut at a fixed buffer.
+TEST(Format, AnyLength) {
+  EXPECT_EQ(usw::Format("%s=%d", "a", 7), "a=7");
+  EXPECT_EQ(usw::Format("%s", ""), "");
+  std::string long_arg(3000, 'x');
+  std::string s = usw::Format("[%s]%d", long_arg.c_str(), 42);
+  EXPECT_EQ(s.size(), 3004u);
+  EXPECT_EQ(s.substr(s.size() - 3), "]42");
+}
 
 TEST(ParseValue, OneDecimalNumber) {
   EXPECT_EQ(ParseValue("0\n"), 0u);

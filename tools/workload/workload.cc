@@ -15,6 +15,8 @@
 #include <map>
 #include <stdexcept>
 
+#include "../common/format.h"
+
 namespace usw_workload {
 
 // The model and the checksum read words with memcpy and define them as little-endian.
@@ -293,14 +295,7 @@ std::string MacStr(const Mac& m) {
 
 namespace {
 
-[[gnu::format(printf, 1, 2)]] std::string Printf(const char* fmt, ...) {
-  char buf[512];
-  va_list ap;
-  va_start(ap, fmt);
-  std::vsnprintf(buf, sizeof(buf), fmt, ap);
-  va_end(ap);
-  return buf;
-}
+using usw::Format;
 
 class NetRunner {
  public:
@@ -326,15 +321,15 @@ class NetRunner {
     r_.seconds = link_.Now() - t0;  // the linger below is not part of the throughput
     if (!fatal_) Linger();
     r_.ok = !fatal_ && !r_.corrupt && !r_.lost && !r_.stray && r_.frames >= o_.frames;
-    link_.Say(Printf("usw-netcheck: %" PRIu64 " frames verified of %" PRIu64 " sent, %" PRIu64
+    link_.Say(Format("usw-netcheck: %" PRIu64 " frames verified of %" PRIu64 " sent, %" PRIu64
                      " retransmissions, %" PRIu64 " duplicates and %" PRIu64
                      " foreign frames ignored",
                      r_.frames, next_, r_.retries, r_.dups, r_.foreign));
     if (r_.corrupt > kMaxFrameReports)
-      link_.Error(Printf("%" PRIu64 " corrupt frames in all, the first %" PRIu64 " shown",
+      link_.Error(Format("%" PRIu64 " corrupt frames in all, the first %" PRIu64 " shown",
                          r_.corrupt, kMaxFrameReports));
     if (r_.stray > kMaxFrameReports)
-      link_.Error(Printf("%" PRIu64 " stray frames in all, the first %" PRIu64 " shown", r_.stray,
+      link_.Error(Format("%" PRIu64 " stray frames in all, the first %" PRIu64 " shown", r_.stray,
                          kMaxFrameReports));
     return r_;
   }
@@ -359,7 +354,7 @@ class NetRunner {
         continue;
       }
       if (p.tries >= o_.retries) {
-        link_.Error(Printf("frame %" PRIu64 " (%zu bytes, %s -> %s) lost: not received after "
+        link_.Error(Format("frame %" PRIu64 " (%zu bytes, %s -> %s) lost: not received after "
                            "%" PRIu64 " retransmissions",
                            seq, p.frame.size(), o_.names[FrameDir(seq)].c_str(),
                            o_.names[FrameRxSide(seq)].c_str(), p.tries));
@@ -398,7 +393,7 @@ class NetRunner {
       case Verdict::kOtherRun:
         if (o_.closed) {
           if (r_.stray < kMaxFrameReports)
-            link_.Error(Printf("%s: stray frame: %s", o_.names[side].c_str(), c.why.c_str()));
+            link_.Error(Format("%s: stray frame: %s", o_.names[side].c_str(), c.why.c_str()));
           r_.stray++;
           break;
         }
@@ -408,7 +403,7 @@ class NetRunner {
         break;
       case Verdict::kCorrupt:
         if (r_.corrupt < kMaxFrameReports)
-          link_.Error(Printf("%s: corrupt frame: %s", o_.names[side].c_str(), c.why.c_str()));
+          link_.Error(Format("%s: corrupt frame: %s", o_.names[side].c_str(), c.why.c_str()));
         r_.corrupt++;
         stop_ = true;
         break;
