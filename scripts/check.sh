@@ -20,7 +20,10 @@ set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 cache=${USWIOTLB_CACHE:-$HOME/.cache/uswiotlb}
-stock=(6.12.117+deb12-amd64 6.1.0-56-amd64)
+# Debian's current stock kernels, through their metapackages (scripts/kernels.sh).
+stock=("$(scripts/kernels.sh 6.12)" "$(scripts/kernels.sh 6.1)")
+stock_arm64=$(scripts/kernels.sh 6.12-arm64)
+kernels_used=$(for s in 6.12 6.1 6.12-arm64; do scripts/kernels.sh --describe "$s"; done)
 kunit_pool=8M
 passed=0 failed=0 skipped=0
 stress_ms=10000 # the debug kernels' usw_test_stress; the plain ones run its default (2 s)
@@ -72,6 +75,8 @@ mkdir -p .results
 
 step "dependencies"
 scripts/deps.sh
+echo "Debian's stock kernels this run uses:"
+echo "$kernels_used"
 
 step "test kernels (cached by content)"
 if [ "$x86" = 1 ]; then
@@ -102,7 +107,7 @@ if [ "$arm64" = 1 ]; then
 	scripts/build-module.sh "$kdir_arm64" "$arm64_build"
 	# Debian's stock arm64 6.12, cross-built against its headers (unpacked, not installed).
 	scripts/build-module.sh "$(scripts/stock-kernel.sh --headers 6.12-arm64)" \
-		"$cache/modbuild/6.12.117+deb12-arm64"
+		"$cache/modbuild/$stock_arm64"
 fi
 debug_build=$cache/modbuild/x86_64-debug
 debug_pv_build=$cache/modbuild/x86_64-debug-nokasan
@@ -246,8 +251,8 @@ if [ "$arm64" = 1 ]; then
 		guests) opt=(--guests --noncoherent --run-secs 10) ;;
 		esac
 		run_counted ".results/check-demo-arm64-$how.log" scripts/run-demo.sh "${opt[@]}" \
-			--krel 6.12.117+deb12-arm64 --tools tools/build/workload-arm64 \
-			--module "$cache/modbuild/6.12.117+deb12-arm64/src/uswiotlb.ko"
+			--krel "$stock_arm64" --tools tools/build/workload-arm64 \
+			--module "$cache/modbuild/$stock_arm64/src/uswiotlb.ko"
 	done
 fi
 
@@ -344,6 +349,7 @@ fi
 
 step "summary"
 echo "make check took $(($(date +%s) - start)) s"
+echo "stock kernels: $(echo "$kernels_used" | paste -sd ';' | sed 's/;/; /g')"
 [ ${#failures[@]} -eq 0 ] || printf 'failed: %s\n' "${failures[@]}"
 echo "${passed} passed, ${failed} failed, ${skipped} skipped"
 [ "$failed" -eq 0 ]

@@ -16,7 +16,8 @@ set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 keep=""
 [ "${1-}" != --keep ] || { keep=${2:?--keep DIR}; shift 2; }
-kernels=(6.12.117+deb12-amd64 6.1.0-56-amd64) # must be among those DKMS built for
+# Debian's 6.12 and 6.1 (deps.sh installs their headers): DKMS must have built for both.
+kernels=("$("$top/scripts/kernels.sh" 6.12)" "$("$top/scripts/kernels.sh" 6.1)")
 sudo=""
 [ "$(id -u)" -eq 0 ] || sudo=sudo
 passed=0 failed=0

@@ -33,10 +33,9 @@ rc=0
 for kver in "$@"; do
 	headers="" tools=tools/build/workload kernel=()
 	case $kver in
-	6.12) krel=6.12.117+deb12-amd64 ;;
-	6.1) krel=6.1.0-56-amd64 ;;
+	6.12 | 6.1) krel=$(scripts/kernels.sh "$kver") ;;
 	6.12-arm64)
-		krel=6.12.117+deb12-arm64 tools=tools/build/workload-arm64
+		krel=$(scripts/kernels.sh 6.12-arm64) tools=tools/build/workload-arm64
 		headers=$(scripts/stock-kernel.sh --headers 6.12-arm64)
 		make -s -C tools workload-arm64 >/dev/null ;;
 	test)

@@ -10,7 +10,10 @@ pkgs=(
 	g++-aarch64-linux-gnu
 	sparse # check.sh's C=2 build
 	debhelper dh-dkms dkms initramfs-tools # make deb, and deb-test.sh installs what it built
-	linux-source-6.12 linux-source-6.1 linux-headers-6.12.117+deb12-amd64 linux-headers-6.1.0-56-amd64
+	linux-source-6.12 linux-source-6.1
+	# Debian's current 6.12 and 6.1 (scripts/kernels.sh: their metapackages' choice)
+	"linux-headers-$("$(dirname "$0")/kernels.sh" 6.12)"
+	"linux-headers-$("$(dirname "$0")/kernels.sh" 6.1)"
 	xen-hypervisor-4.17-amd64 device-tree-compiler
 	curl gpgv debian-archive-keyring # qemu-backports.sh
 	g++ cmake libgtest-dev libbenchmark-dev clang libclang-rt-14-dev gnuplot-nox

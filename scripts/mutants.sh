@@ -13,7 +13,7 @@ set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 list=scripts/mutants.txt
-demo_krel=6.12.117+deb12-amd64
+demo_krel=$(scripts/kernels.sh 6.12)
 out=$top/.results/mutants
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT

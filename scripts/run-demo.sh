@@ -201,6 +201,7 @@ devs="NVMe + 2x e1000"
 [ "$boot_arch" != arm64 ] || devs="NVMe + virtio-blk + 2x e1000"
 [ "$coherent" = 1 ] || devs+=", non-coherent"
 echo "run-demo: Xen 4.17 + $krel ${dom0_type#*guest_type=} dom0, $devs, $init (logs: $out)"
+[ -z "${stock-}" ] || echo "run-demo: stock kernel from $(basename "$stock")"
 boot_run "$tmo" "$console" "$chan" "$verbose" "$out/qemu.out"
 
 # --- Verdict -------------------------------------------------------------------------------
@@ -250,7 +251,8 @@ trouble=$(boot_trouble xen "$console")
 	echo "checks: $passed passed, $failed failed; boot to verdict ${boot_wall}s"
 } | tee "$out/report.txt"
 {
-	echo "krel=$krel arch=$boot_arch dom0=${dom0_type#*guest_type=} cpus=${boot_pin:-all}" \
+	echo "krel=$krel image=${stock:+$(basename "$stock")} arch=$boot_arch" \
+		"dom0=${dom0_type#*guest_type=} cpus=${boot_pin:-all}" \
 		"wall=${boot_wall}s state=$boot_state qemu_rc=$boot_qrc nvme_lost=${stall%% *}"
 	[ ${#fail[@]} -eq 0 ] || printf 'fail: %s\n' "${fail[@]}"
 } >"$out/summary.txt"

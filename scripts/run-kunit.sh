@@ -203,7 +203,7 @@ if [ -n "$domu" ]; then
 	mv "$initrd" "$out/domu.cpio"
 	echo "$kargs" >"$out/domu-cmdline"
 	boot_files=()
-	dom0_krel=6.12.117+deb12-amd64
+	dom0_krel=$("$here/kernels.sh" 6.12)
 	stock=$("$here/stock-kernel.sh" "$dom0_krel")
 	dom0_image=$stock/boot/vmlinuz-$dom0_krel
 	boot_stock_group "$stock" "$dom0_krel" "$out/drivers" xen xen-evtchn xenfs xen-privcmd \

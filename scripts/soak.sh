@@ -59,8 +59,7 @@ done
 [[ $net =~ ^[01]$ && $rebind =~ ^[01]$ && $trace =~ ^[012]$ ]] ||
 	die "SOAK_NET and SOAK_REBIND are 0 or 1, SOAK_TRACE 0, 1 or 2"
 case $kver in
-6.12) krel=6.12.117+deb12-amd64 ;;
-6.1) krel=6.1.0-56-amd64 ;;
+6.12 | 6.1) krel=$("$(dirname "$0")/kernels.sh" "$kver") ;;
 *) die "SOAK_KVER: 6.12 or 6.1 (is '$kver')" ;;
 esac
 [ $# -gt 0 ] || set -- flip kernel

@@ -20,9 +20,7 @@ cache=${USWIOTLB_CACHE:-$HOME/.cache/uswiotlb}
 what=image
 [ "${1-}" != --headers ] || { what=headers; shift; }
 case ${1-} in
-6.12) krel=6.12.117+deb12-amd64 ;;
-6.1) krel=6.1.0-56-amd64 ;;
-6.12-arm64) krel=6.12.117+deb12-arm64 ;;
+6.12 | 6.1 | 6.12-arm64) krel=$("$(dirname "$0")/kernels.sh" "$1") ;;
 [0-9]*-amd64 | [0-9]*-arm64) krel=$1 ;;
 *) echo "usage: $0 [--headers] 6.12|6.1|6.12-arm64|KERNELRELEASE" >&2; exit 2 ;;
 esac
