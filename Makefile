@@ -4,6 +4,8 @@
 #   make check                          everything CI runs, from a fresh Debian 12 machine
 #   make check-arm64                    only the arm64 build and KUnit runs
 #   make check-debug                    only the debug kernel's runs (KASAN, lockdep, kmemleak...)
+#   make build-matrix                   W=1 builds against the oldest and newest 6.1.0-N and 6.12.x
+#                                       amd64 headers apt offers (unpacked, not installed)
 #   make demo [KVER=6.12|6.1]           uswiotlb carrying NVMe + NIC DMA in a Xen PV dom0
 #   make demo-all                       the demo on both stock kernels
 #   make demo-pvh                       the demo in a Xen PVH dom0 (auto-translated), stock 6.12
@@ -40,6 +42,9 @@ check-arm64:
 check-debug:
 	scripts/check.sh debug
 
+build-matrix:
+	scripts/build-matrix.sh
+
 check-host:
 	$(MAKE) -C tools check
 
@@ -73,4 +78,5 @@ bench:
 	$(MAKE) -C tools bench
 	scripts/run-bench.sh
 
-.PHONY: deb all modules clean check check-arm64 check-debug check-host demo demo-all demo-guests demo-pvh demo-arm64 bench mutants soak
+.PHONY: all modules clean check check-arm64 check-debug build-matrix check-host deb demo demo-all \
+	demo-guests demo-pvh demo-arm64 bench mutants soak

@@ -117,6 +117,11 @@ if [ "$debug" = 1 ]; then
 	scripts/build-module.sh "$kdir_debug_pv" "$debug_pv_build"
 	scripts/build-module.sh "$kdir_debug_arm64" "$debug_arm64_build"
 fi
+if [ "$x86" = 1 ]; then
+	# Debian's oldest and newest 6.1.0-N and 6.12.x amd64 headers on offer (make build-matrix).
+	step "module builds against the oldest and newest 6.1 and 6.12 headers apt offers, W=1"
+	run_counted .results/check-build-matrix.log scripts/build-matrix.sh
+fi
 
 step "checkpatch --strict"
 ksrc=$(scripts/kernel-source.sh)
