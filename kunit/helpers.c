@@ -8,9 +8,9 @@
  * here reads uswiotlb's own tables to decide what a device would see.
  *
  * One module, uswiotlb_kunit.ko, with a file per suite: map_test.c (uswiotlb_map),
- * resize_test.c (uswiotlb_resize), control_test.c (uswiotlb_control) and cache_test.c
- * (uswiotlb_cache). This file holds what several of them share (declared in helpers.h)
- * and the list of suites, in the order they run.
+ * resize_test.c (uswiotlb_resize), control_test.c (uswiotlb_control), cache_test.c
+ * (uswiotlb_cache) and trace_test.c (uswiotlb_trace). This file holds what several of them
+ * share (declared in helpers.h) and the list of suites, in the order they run.
  */
 #include <linux/dma-direct.h>
 #include <linux/dma-mapping.h>
@@ -147,6 +147,30 @@ void *tbuf(struct kunit *test, size_t size, u8 seed)
 	return p;
 }
 
+/* A page whose bus address is beyond @mask; NULL if the first 4 MiB we get have none. */
+struct page *page_above(struct kunit *test, u64 mask)
+{
+	const int tries = 1024;
+	struct page **pages = kunit_kcalloc(test, tries, sizeof(*pages), GFP_KERNEL);
+	struct page *found = NULL;
+	int i, n = 0;
+
+	KUNIT_ASSERT_NOT_NULL(test, pages);
+	for (i = 0; i < tries && !found; i++) {
+		struct page *p = alloc_page(GFP_KERNEL);
+
+		if (!p)
+			break;
+		if (hw_phys_to_bus(page_to_phys(p)) > mask)
+			found = p;
+		else
+			pages[n++] = p;
+	}
+	while (n--)
+		__free_page(pages[n]);
+	return found;
+}
+
 bool filled(const u8 *p, size_t size, u8 seed)
 {
 	size_t i;
@@ -271,7 +295,8 @@ out:
 	return 0;
 }
 
-kunit_test_suites(&usw_map_suite, &usw_resize_suite, &usw_ctl_suite, &usw_cache_suite);
+kunit_test_suites(&usw_map_suite, &usw_resize_suite, &usw_ctl_suite, &usw_cache_suite,
+		  &usw_trace_suite);
 
 MODULE_LICENSE("GPL");
 MODULE_DESCRIPTION("KUnit tests for uswiotlb");

@@ -71,6 +71,7 @@ bool filled(const u8 *p, size_t size, u8 seed);
 bool filled_with(const u8 *p, size_t size, u8 byte);
 bool hw_sees(struct kunit *test, dma_addr_t dma, size_t size, u8 seed);
 void hw_write(struct kunit *test, dma_addr_t dma, size_t size, u8 seed);
+struct page *page_above(struct kunit *test, u64 mask);
 
 /*
  * From @off bytes in, what fill() wrote from @seed goes on as if filled from this seed. Masked,
@@ -110,5 +111,6 @@ extern struct kunit_suite usw_map_suite;
 extern struct kunit_suite usw_resize_suite;
 extern struct kunit_suite usw_ctl_suite;
 extern struct kunit_suite usw_cache_suite;
+extern struct kunit_suite usw_trace_suite;
 
 #endif /* USW_KUNIT_HELPERS_H */

@@ -37,30 +37,6 @@ static void usw_test_direct_when_capable(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, used(), 0);
 }
 
-/* A page whose bus address is beyond @mask; NULL if the first 4 MiB we get have none. */
-static struct page *page_above(struct kunit *test, u64 mask)
-{
-	const int tries = 1024;
-	struct page **pages = kunit_kcalloc(test, tries, sizeof(*pages), GFP_KERNEL);
-	struct page *found = NULL;
-	int i, n = 0;
-
-	KUNIT_ASSERT_NOT_NULL(test, pages);
-	for (i = 0; i < tries && !found; i++) {
-		struct page *p = alloc_page(GFP_KERNEL);
-
-		if (!p)
-			break;
-		if (hw_phys_to_bus(page_to_phys(p)) > mask)
-			found = p;
-		else
-			pages[n++] = p;
-	}
-	while (n--)
-		__free_page(pages[n]);
-	return found;
-}
-
 static void usw_test_bounce_narrow_mask(struct kunit *test)
 {
 	struct device *dev = tdev(test);

@@ -61,4 +61,14 @@ static inline bool usw_kmalloc_needs_bounce(struct device *dev, size_t size,
 #endif
 }
 
+/*
+ * In TP_fast_assign(), the @field of __string(field, dev_name(dev)). 6.10 dropped
+ * __assign_str()'s source argument: it is taken from the __string().
+ */
+#ifdef USW_HAVE_ASSIGN_STR_DST
+#define usw_assign_dev_name(field) __assign_str(field)
+#else
+#define usw_assign_dev_name(field) __assign_str(field, dev_name(dev))
+#endif
+
 #endif /* _USWIOTLB_COMPAT_H */

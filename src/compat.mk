@@ -9,3 +9,4 @@ ccflags-y += $(if $(wildcard $(srctree)/include/kunit/visibility.h),-DUSW_HAVE_K
 ccflags-y += $(call usw-probe,include/linux/dma-map-ops.h,dma_kmalloc_needs_bounce,USW_HAVE_KMALLOC_BOUNCE)
 ccflags-y += $(call usw-probe,include/linux/platform_device.h,void .\*remove..struct platform_device,USW_HAVE_VOID_REMOVE)
 ccflags-y += $(call usw-probe,include/linux/device.h,int device_set_driver_override,USW_HAVE_DEVICE_DRIVER_OVERRIDE)
+ccflags-y += $(call usw-probe,include/trace/stages/stage6_event_callback.h,define __assign_str\(dst\),USW_HAVE_ASSIGN_STR_DST)

@@ -9,6 +9,7 @@
 #include <linux/scatterlist.h>
 #include <linux/swiotlb.h>
 
+#include "trace.h"
 #include "uswiotlb.h"
 
 DEFINE_STATIC_KEY_FALSE(usw_xen_pv_key);
@@ -79,6 +80,7 @@ static dma_addr_t usw_bounce(struct device *dev, phys_addr_t phys, size_t size,
 		if (slot == -ENOSPC)
 			usw_grow_kick();
 		usw_count(errors);
+		trace_uswiotlb_pool_full(dev, size, reason, -slot);
 		if (!(attrs & DMA_ATTR_NO_WARN))
 			dev_err_ratelimited(dev, "uswiotlb: cannot bounce %zu bytes (%s): %s\n",
 					    size, usw_reason_names[reason], slot == -ENOSPC ?
@@ -92,6 +94,7 @@ static dma_addr_t usw_bounce(struct device *dev, phys_addr_t phys, size_t size,
 	if (unlikely(!dma_capable(dev, dma, size, true))) {
 		usw_pool_free(&usw_pool, slot);
 		usw_count(errors);
+		trace_uswiotlb_pool_full(dev, size, reason, EIO);
 		if (!(attrs & DMA_ATTR_NO_WARN))
 			dev_err_ratelimited(dev, "uswiotlb: pool at %pad is beyond DMA mask %llx\n",
 					    &dma, dma_get_mask(dev));
@@ -108,6 +111,7 @@ static dma_addr_t usw_bounce(struct device *dev, phys_addr_t phys, size_t size,
 	if (usw_noncoherent(dev) && !(attrs & DMA_ATTR_SKIP_CPU_SYNC))
 		usw_cache_for_device(dev, bus, size, dir);
 	usw_count(bounced[reason]);
+	trace_uswiotlb_map(dev, phys, dma, size, dir, reason);
 	return dma;
 }
 
@@ -116,7 +120,10 @@ static __always_inline bool usw_forced(struct device *dev)
 	return READ_ONCE(usw_force) || is_swiotlb_force_bounce(dev);
 }
 
-/* Map with some key on: Xen translation, forced bouncing or non-coherent devices. */
+/*
+ * Map with some key on: Xen translation, forced bouncing, non-coherent devices; or any map
+ * while the map event is traced, so that the fast path needs no frame for the event's call.
+ */
 static noinline dma_addr_t usw_map_keyed(struct device *dev, phys_addr_t phys, size_t size,
 					 enum dma_data_direction dir, unsigned long attrs)
 {
@@ -157,6 +164,7 @@ static noinline dma_addr_t usw_map_keyed(struct device *dev, phys_addr_t phys, s
 	}
 
 	usw_count(direct);
+	trace_uswiotlb_map(dev, phys, dma, size, dir, USW_MAP_DIRECT);
 	if (bus.foreign)
 		usw_count(foreign_direct);
 	return dma;
@@ -169,8 +177,9 @@ bounce:
 }
 
 /*
- * With every key off (bare metal, coherent, nothing forced) a map is phys_to_dma() and the
- * mask check; everything else is a tail call, so this path needs no stack frame.
+ * With every key off (bare metal, coherent, nothing forced, not traced) a map is phys_to_dma()
+ * and the mask check; everything else is a tail call, so this path needs no stack frame (on
+ * x86 it saves one register: dir, which only the trace event reads, is live to the end).
  */
 static __always_inline dma_addr_t usw_map(struct device *dev, phys_addr_t phys, size_t size,
 					  enum dma_data_direction dir, unsigned long attrs)
@@ -178,7 +187,8 @@ static __always_inline dma_addr_t usw_map(struct device *dev, phys_addr_t phys, 
 	dma_addr_t dma;
 
 	if (static_branch_unlikely(&usw_xen_pv_key) || static_branch_unlikely(&usw_xen_auto_key) ||
-	    static_branch_unlikely(&usw_force_key) || static_branch_unlikely(&usw_noncoherent_key))
+	    static_branch_unlikely(&usw_force_key) ||
+	    static_branch_unlikely(&usw_noncoherent_key) || trace_uswiotlb_map_enabled())
 		return usw_map_keyed(dev, phys, size, dir, attrs);
 	dma = phys_to_dma(dev, phys);
 	if (unlikely(!dma_capable(dev, dma, size, true)))
@@ -242,7 +252,8 @@ static __always_inline enum usw_found usw_lookup(struct device *dev, dma_addr_t 
 }
 
 /*
- * Unmap of an address inside the pool's bus range: a bounce, or a direct mapping in a hole.
+ * Unmap of an address inside the pool's bus range (a bounce, or a direct mapping in a hole),
+ * or any unmap while the unmap event is traced.
  * Lookup and free run under RCU-sched (preemption off: inline, where rcu_read_lock() is a call
  * with PREEMPT_RCU), which a resize's synchronize_rcu() waits for before it frees a segment;
  * the copy between them needs none, as the caller owns the live mapping it names.
@@ -257,6 +268,7 @@ static noinline void usw_unmap_pool(struct device *dev, dma_addr_t dma, size_t s
 	bool head = false, freed;
 	u32 mapped = 0;
 
+	trace_uswiotlb_unmap(dev, dma, size, dir);
 	rcu_read_lock_sched();
 	found = usw_lookup(dev, dma, &one, "unmap", &ref);
 	if (found == USW_BOUNCED) {
@@ -300,14 +312,14 @@ static noinline void usw_unmap_pool(struct device *dev, dma_addr_t dma, size_t s
 
 /*
  * Most unmaps are of direct mappings far from the pool: those are settled here without a
- * stack frame, the pool's lookup stays out of line.
+ * stack frame, the pool's lookup and the trace event stay out of line.
  */
 static void usw_unmap(struct device *dev, dma_addr_t dma, size_t size,
 		      enum dma_data_direction dir, unsigned long attrs)
 {
 	phys_addr_t bus = dma_to_phys(dev, dma);
 
-	if (unlikely(usw_pool_may_contain(&usw_pool, bus))) {
+	if (unlikely(usw_pool_may_contain(&usw_pool, bus)) || trace_uswiotlb_unmap_enabled()) {
 		usw_unmap_pool(dev, dma, size, dir, attrs);
 		return;
 	}
@@ -325,6 +337,7 @@ static void usw_sync_for_cpu(struct device *dev, dma_addr_t dma, size_t size,
 	struct usw_ref ref;
 	enum usw_found found;
 
+	trace_uswiotlb_sync(dev, dma, size, dir, false);
 	if (dir == DMA_TO_DEVICE)
 		return;
 	rcu_read_lock_sched();
@@ -345,6 +358,7 @@ static void usw_sync_for_device(struct device *dev, dma_addr_t dma, size_t size,
 	struct usw_ref ref;
 	enum usw_found found;
 
+	trace_uswiotlb_sync(dev, dma, size, dir, true);
 	if (!usw_noncoherent(dev) && dir == DMA_FROM_DEVICE)
 		return;
 	rcu_read_lock_sched();

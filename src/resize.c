@@ -16,6 +16,7 @@
 #include <linux/slab.h>
 #include <linux/workqueue.h>
 
+#include "trace.h"
 #include "uswiotlb.h"
 
 #define USW_SEG_SIZE_MIN	(USW_SLOT_SIZE << USW_SEG_SHIFT_MIN)
@@ -77,10 +78,13 @@ static int usw_grow(unsigned int n, bool all)
 	kvfree(mem);
 out:
 	if (!ret) {
+		u64 ns = ktime_to_ns(ktime_sub(ktime_get(), start));
+
 		WRITE_ONCE(usw_resize_stats.grows, usw_resize_stats.grows + 1);
 		WRITE_ONCE(usw_resize_stats.grown_segs, usw_resize_stats.grown_segs + got);
-		WRITE_ONCE(usw_resize_stats.grow_ns, usw_resize_stats.grow_ns +
-			   ktime_to_ns(ktime_sub(ktime_get(), start)));
+		WRITE_ONCE(usw_resize_stats.grow_ns, usw_resize_stats.grow_ns + ns);
+		trace_uswiotlb_grow(got, (unsigned long)got * usw_seg_size(&usw_pool),
+				    usw_pool_nslots(&usw_pool) << USW_SLOT_SHIFT, ns);
 	}
 	if (got < n)
 		WRITE_ONCE(usw_resize_stats.grow_failures, usw_resize_stats.grow_failures + 1);
@@ -91,6 +95,7 @@ out:
 static void usw_give_back(void)
 {
 	unsigned int n = usw_pool.nretiring, i;
+	ktime_t start = ktime_get();
 	struct usw_seg_mem *mem;
 
 	lockdep_assert_held(&usw_resize_lock);
@@ -106,6 +111,9 @@ static void usw_give_back(void)
 	if (n) {
 		WRITE_ONCE(usw_resize_stats.shrinks, usw_resize_stats.shrinks + 1);
 		WRITE_ONCE(usw_resize_stats.shrunk_segs, usw_resize_stats.shrunk_segs + n);
+		trace_uswiotlb_shrink(n, (unsigned long)n * usw_seg_size(&usw_pool),
+				      usw_pool_nslots(&usw_pool) << USW_SLOT_SHIFT,
+				      ktime_to_ns(ktime_sub(ktime_get(), start)));
 	}
 }
 

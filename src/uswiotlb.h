@@ -26,6 +26,7 @@ enum usw_reason {
 	USW_BOUNCE_ALIGN,	/* kmalloc buffer not cache-line aligned, non-coherent device */
 	USW_BOUNCE_FOREIGN,	/* foreign page, non-coherent device, Xen cannot flush it */
 	USW_NR_REASONS,
+	USW_MAP_DIRECT = USW_NR_REASONS,/* not bounced: the reason trace events give a direct map */
 };
 
 /**
