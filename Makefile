@@ -10,6 +10,8 @@
 #   make demo-all                       the demo on both stock kernels
 #   make demo-pvh                       the demo in a Xen PVH dom0 (auto-translated), stock 6.12
 #                                       and the test kernel
+#   make demo-dkms                      make deb, installed here, and each stock kernel booting the
+#                                       DKMS-built module through modprobe (no insmod)
 #   make demo-arm64                     the demo in an arm64 Xen dom0 (stock arm64 6.12), coherent
 #                                       and non-coherent, and an arm64 domU on blkback/netback
 #   make deb                            the Debian packages: uswiotlb-dkms (all) and uswiotlb-tools,
@@ -63,6 +65,9 @@ demo-pvh:
 demo-arm64:
 	scripts/demo.sh 6.12-arm64
 
+demo-dkms:
+	scripts/demo.sh --dkms 6.12 6.1
+
 deb:
 	scripts/deps.sh
 	scripts/deb.sh
@@ -79,4 +84,4 @@ bench:
 	scripts/run-bench.sh
 
 .PHONY: all modules clean check check-arm64 check-debug build-matrix check-host deb demo demo-all \
-	demo-guests demo-pvh demo-arm64 bench mutants soak
+	demo-guests demo-pvh demo-arm64 demo-dkms bench mutants soak

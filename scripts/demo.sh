@@ -4,6 +4,7 @@
 # scripts/init/demo.
 #
 #   scripts/demo.sh [--guests|--pvh] [6.12|6.1|6.12-arm64|test]...     (default 6.12)
+#   scripts/demo.sh --dkms [6.12|6.1]...
 #
 # test: the x86_64 test kernel (scripts/build-kernel.sh, cached), nvme and e1000 built in.
 # 6.12-arm64: Debian's stock arm64 6.12 as the dom0 of Xen 4.17 arm64 (make demo-arm64): the
@@ -14,6 +15,9 @@
 # --guests: the guests demo (make demo-guests): PV domUs' disk and network I/O through blkback
 # and netback on uswiotlb.
 # --pvh: the demo in a PVH dom0 (make demo-pvh): auto-translated, no p2m.
+# --dkms: the DKMS run (make demo-dkms): make deb, the packages installed on this machine and
+# checked (scripts/deb-test.sh, which purges them again), then each stock kernel boots with the
+# module DKMS built, loaded by modprobe through the softdep; no insmod.
 #
 # Installs what it needs, fetches the stock kernel image, builds uswiotlb.ko against that
 # kernel's headers and the workload tools, boots, and prints the report. Exits non-zero if any
@@ -24,11 +28,25 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 cache=${USWIOTLB_CACHE:-$HOME/.cache/uswiotlb}
 how=()
-case ${1-} in --guests | --pvh) how=("$1"); shift ;; esac
+case ${1-} in --guests | --pvh | --dkms) how=("$1"); shift ;; esac
 [ $# -gt 0 ] || set -- 6.12
 
 scripts/deps.sh
 make -s -C tools workload >/dev/null
+if [ "${how[*]}" = --dkms ]; then
+	installed=$top/.results/dkms-installed
+	scripts/deb-test.sh --keep "$installed" || exit 1
+	rc=0
+	for kver in "$@"; do
+		case $kver in
+		6.12 | 6.1) krel=$(scripts/kernels.sh "$kver") ;;
+		*) echo "demo: --dkms runs on 6.12 or 6.1, not '$kver'" >&2; exit 2 ;;
+		esac
+		scripts/run-demo.sh --krel "$krel" --dkms "$installed" --tools tools/build/workload ||
+			rc=1
+	done
+	exit $rc
+fi
 rc=0
 for kver in "$@"; do
 	headers="" tools=tools/build/workload kernel=()
