@@ -130,33 +130,40 @@ static void usw_read_counts(struct usw_counts *c)
 	c->errors = usw_stat(errors);
 }
 
-/* The test device's event @i is a map of @size bytes at @dma (and @phys), for @reason. */
+/* The test device's event @i is @want, field by field (unset fields must be 0 too). */
+static void expect_ev(struct kunit *test, unsigned int i, const struct usw_ev *want)
+{
+	const struct usw_ev *ev = &usw_seen.ev[i];
+
+	KUNIT_ASSERT_LT(test, i, usw_seen.n);
+	KUNIT_EXPECT_EQ_MSG(test, ev->type, want->type, "event %u", i);
+	KUNIT_EXPECT_EQ_MSG(test, ev->phys, want->phys, "event %u", i);
+	KUNIT_EXPECT_EQ_MSG(test, ev->dma, want->dma, "event %u", i);
+	KUNIT_EXPECT_EQ_MSG(test, ev->size, want->size, "event %u", i);
+	KUNIT_EXPECT_EQ_MSG(test, ev->dir, want->dir, "event %u", i);
+	KUNIT_EXPECT_EQ_MSG(test, ev->reason, want->reason, "event %u", i);
+	KUNIT_EXPECT_EQ_MSG(test, ev->err, want->err, "event %u", i);
+	KUNIT_EXPECT_EQ_MSG(test, ev->for_device, want->for_device, "event %u", i);
+}
+
+/* A map of @size bytes at @dma (from @phys), for @reason. */
 static void expect_map(struct kunit *test, unsigned int i, phys_addr_t phys, dma_addr_t dma,
 		       size_t size, enum dma_data_direction dir, enum usw_reason reason)
 {
-	const struct usw_ev *ev = &usw_seen.ev[i];
+	struct usw_ev want = { .type = USW_EV_MAP, .phys = phys, .dma = dma, .size = size,
+			       .dir = dir, .reason = reason };
 
-	KUNIT_ASSERT_LT(test, i, usw_seen.n);
-	KUNIT_EXPECT_EQ_MSG(test, ev->type, USW_EV_MAP, "event %u", i);
-	KUNIT_EXPECT_EQ_MSG(test, ev->phys, phys, "event %u", i);
-	KUNIT_EXPECT_EQ_MSG(test, ev->dma, dma, "event %u", i);
-	KUNIT_EXPECT_EQ_MSG(test, ev->size, size, "event %u", i);
-	KUNIT_EXPECT_EQ_MSG(test, ev->dir, dir, "event %u", i);
-	KUNIT_EXPECT_EQ_MSG(test, ev->reason, reason, "event %u", i);
+	expect_ev(test, i, &want);
 }
 
-/* Event @i is an unmap or a sync (@type) of @size bytes at @dma. */
+/* An unmap or a sync (@type) of @size bytes at @dma. */
 static void expect_other(struct kunit *test, unsigned int i, enum usw_ev_type type,
 			 dma_addr_t dma, size_t size, enum dma_data_direction dir, bool for_device)
 {
-	const struct usw_ev *ev = &usw_seen.ev[i];
+	struct usw_ev want = { .type = type, .dma = dma, .size = size, .dir = dir,
+			       .for_device = for_device };
 
-	KUNIT_ASSERT_LT(test, i, usw_seen.n);
-	KUNIT_EXPECT_EQ_MSG(test, ev->type, type, "event %u", i);
-	KUNIT_EXPECT_EQ_MSG(test, ev->dma, dma, "event %u", i);
-	KUNIT_EXPECT_EQ_MSG(test, ev->size, size, "event %u", i);
-	KUNIT_EXPECT_EQ_MSG(test, ev->dir, dir, "event %u", i);
-	KUNIT_EXPECT_EQ_MSG(test, ev->for_device, for_device, "event %u", i);
+	expect_ev(test, i, &want);
 }
 
 /*
@@ -172,6 +179,8 @@ static void usw_test_trace_events(struct kunit *test)
 	u8 *small = tbuf(test, 256, 1), *seg = tbuf(test, seg_size(), 2), *high;
 	u64 mask = phys_to_dma(dev, usw_pool.bus_hi - 1);
 	struct page *page = page_above(test, mask);
+	struct usw_ev full_ev = { .type = USW_EV_FULL, .size = 256, .reason = USW_BOUNCE_FORCE,
+				  .err = ENOSPC };
 	struct usw_counts before, after;
 	dma_addr_t direct, masked, forced, full;
 	unsigned long flags;
@@ -249,10 +258,7 @@ static void usw_test_trace_events(struct kunit *test)
 	for (i = 0, e = 8; i < n; i++, e++)
 		expect_map(test, e, virt_to_phys(seg), hold[i], seg_size(), DMA_TO_DEVICE,
 			   USW_BOUNCE_FORCE);
-	KUNIT_EXPECT_EQ(test, usw_seen.ev[e].type, USW_EV_FULL);
-	KUNIT_EXPECT_EQ(test, usw_seen.ev[e].size, 256);
-	KUNIT_EXPECT_EQ(test, usw_seen.ev[e].reason, USW_BOUNCE_FORCE);
-	KUNIT_EXPECT_EQ(test, usw_seen.ev[e].err, ENOSPC);
+	expect_ev(test, e, &full_ev);
 	for (i = 0, e++; i < n; i++, e++)
 		expect_other(test, e, USW_EV_UNMAP, hold[i], seg_size(), DMA_TO_DEVICE, false);
 	__free_page(page);
