@@ -41,7 +41,8 @@ failures=()
 failed_in() {	# failed_in LOG: record the current step as failed
 	failures+=("$this_step ($1)")
 	while IFS= read -r l; do failures+=("    $l"); done < <(grep -aE \
-		'FAIL|^ *not ok |^\[  FAILED  \]|[0-9]+ failed' "$1" 2>/dev/null | grep -v ' 0 failed' |
+		'FAIL|^ *not ok |^\[  FAILED  \]|[0-9]+ failed' "$1" 2>/dev/null |
+		grep -vE ' 0 failed|: ok ' |
 		tail -n 12 || true)
 }
 count() {	# add up the "N passed, N failed[, N skipped]" line in file $1
