@@ -47,7 +47,7 @@ DEFINE_DEBUGFS_ATTRIBUTE(usw_setup_us_fops, usw_setup_us_get, NULL, "%llu\n");
 
 static int usw_pool_bytes_get(void *data, u64 *val)
 {
-	*val = (u64)usw_pool_nslots(&usw_pool) << USW_SLOT_SHIFT;
+	*val = usw_pool_size(&usw_pool);
 	return 0;
 }
 DEFINE_DEBUGFS_ATTRIBUTE(usw_pool_bytes_fops, usw_pool_bytes_get, NULL, "%llu\n");

@@ -287,6 +287,12 @@ static inline unsigned long usw_pool_nslots(const struct usw_pool *pool)
 	       pool->seg_shift;
 }
 
+/* The pool's size in bytes: its segments but those retiring (debugfs pool_bytes). */
+static inline unsigned long usw_pool_size(const struct usw_pool *pool)
+{
+	return usw_pool_nslots(pool) << USW_SLOT_SHIFT;
+}
+
 /**
  * usw_pool_used() - slots in use
  * @pool: the pool

@@ -84,7 +84,7 @@ out:
 		WRITE_ONCE(usw_resize_stats.grown_segs, usw_resize_stats.grown_segs + got);
 		WRITE_ONCE(usw_resize_stats.grow_ns, usw_resize_stats.grow_ns + ns);
 		trace_uswiotlb_grow(got, (unsigned long)got * usw_seg_size(&usw_pool),
-				    usw_pool_nslots(&usw_pool) << USW_SLOT_SHIFT, ns);
+				    usw_pool_size(&usw_pool), ns);
 	}
 	if (got < n)
 		WRITE_ONCE(usw_resize_stats.grow_failures, usw_resize_stats.grow_failures + 1);
@@ -112,7 +112,7 @@ static void usw_give_back(void)
 		WRITE_ONCE(usw_resize_stats.shrinks, usw_resize_stats.shrinks + 1);
 		WRITE_ONCE(usw_resize_stats.shrunk_segs, usw_resize_stats.shrunk_segs + n);
 		trace_uswiotlb_shrink(n, (unsigned long)n * usw_seg_size(&usw_pool),
-				      usw_pool_nslots(&usw_pool) << USW_SLOT_SHIFT,
+				      usw_pool_size(&usw_pool),
 				      ktime_to_ns(ktime_sub(ktime_get(), start)));
 	}
 }
@@ -166,8 +166,7 @@ void usw_grow_kick(void)
 {
 	/* RCU: usw_resize_stop() waits for a kick that saw the pool resizable, then cancels. */
 	rcu_read_lock();
-	if (READ_ONCE(usw_resizable) &&
-	    usw_pool_nslots(&usw_pool) << USW_SLOT_SHIFT < usw_grow_limit())
+	if (READ_ONCE(usw_resizable) && usw_pool_size(&usw_pool) < usw_grow_limit())
 		queue_work(system_unbound_wq, &usw_grow_work);
 	rcu_read_unlock();
 }
@@ -195,7 +194,7 @@ static int usw_resize_locked(unsigned long bytes)
 		if (ret < 0) {
 			pr_err("uswiotlb: pool_size=%luK: no memory for %u more segments (%d); the pool stays at %luK\n",
 			       bytes >> 10, target - live, ret,
-			       usw_pool_nslots(&usw_pool) << USW_SLOT_SHIFT >> 10);
+			       usw_pool_size(&usw_pool) >> 10);
 			return ret;
 		}
 		ret = 0;
