@@ -373,6 +373,15 @@ boot_stock_drivers() {
 	boot_stock_group "$1" "$2" "$3" disk "${disk[@]}" && boot_stock_group "$1" "$2" "$3" nic e1000
 }
 
+# boot_stock_deps STOCK KREL MODULE...: the paths of the stock kernel's MODULEs and their
+# dependencies, in load order, each once.
+boot_stock_deps() {
+	local stock=$1 krel=$2 m
+	shift 2
+	for m in "$@"; do modprobe -d "$stock" -S "$krel" --show-depends "$m"; done |
+		awk '$1 == "insmod" && !seen[$2]++ { print $2 }'
+}
+
 # boot_stock_group STOCK KREL DIR GROUP MODULE...: the stock kernel's MODULEs with their
 # dependencies, in load order, into /drivers/GROUP/NN-NAME.ko; appends to boot_files.
 boot_stock_group() {
@@ -389,8 +398,7 @@ boot_stock_group() {
 		*) cp "$path" "$dest" ;;
 		esac
 		boot_files+=(-f "$dest:/drivers/$group/$(printf %02d $n)-$base")
-	done < <(for m in "$@"; do modprobe -d "$stock" -S "$krel" --show-depends "$m"; done |
-		awk '$1 == "insmod" && !seen[$2]++ { print $2 }')
+	done < <(boot_stock_deps "$stock" "$krel" "$@")
 	[ "$n" -gt 0 ]
 }
 
@@ -408,8 +416,7 @@ boot_modules_tree() {
 	while read -r path; do
 		mkdir -p "$root/$(dirname "${path#"$stock"/}")"
 		cp "$path" "$root/${path#"$stock"/}"
-	done < <(for m in "$@"; do modprobe -d "$stock" -S "$krel" --show-depends "$m"; done |
-		awk '$1 == "insmod" && !seen[$2]++ { print $2 }')
+	done < <(boot_stock_deps "$stock" "$krel" "$@")
 	for f in modules.builtin modules.builtin.modinfo modules.order; do
 		cp "$stock/lib/modules/$krel/$f" "$mods/"
 	done
